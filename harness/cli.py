@@ -1,0 +1,122 @@
+"""The `conformance` command: run | serve | list | validate.
+
+`run` builds pytest arguments and calls pytest.main with the harness plugin: pytest collects,
+selects and reports; this module only translates flags and exit codes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+EXIT_CODES = """exit codes:
+  0  every applicable scenario passed (SKIP and WARN allowed; WARN fails only with --strict)
+  1  at least one FAIL (or a WARN under --strict)
+  2  usage or configuration error (the message names the bad setting)
+  3  an ERROR: target unreachable, or a setup step failed (outranks 1: the run is incomplete)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="conformance", description="Conformance test kit for job-progress protocols.",
+                                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the scenarios against a target (default: the bundled reference server)",
+                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("select", nargs="*", help="scenario ids, globs (fp-*) or tag:NAME; default all")
+    run.add_argument("--target", help="base URL of the implementation under test")
+    run.add_argument("--control", help="URL of the target's control hook (see docs/control-hook.md)")
+    run.add_argument("--token", help="bearer token")
+    run.add_argument("--client-id")
+    run.add_argument("--client-secret")
+    run.add_argument("--token-url", help="OAuth2 client-credentials token URL")
+    run.add_argument("--tenant", action="append", default=[], help="tenant id (repeatable; two enable tenant isolation)")
+    run.add_argument("--config", help="YAML or TOML file with the same settings plus timings and profile options")
+    run.add_argument("--profile", action="append", default=[],
+                     choices=["feed-polling", "ws-progress", "callbacks", "webhooks"], help="repeatable; default all implemented")
+    run.add_argument("--level", choices=["MUST", "SHOULD", "MAY"], help="run scenarios of this level and stronger")
+    run.add_argument("--strict", action="store_true", default=None, help="a WARN (missed SHOULD) fails the run")
+    run.add_argument("--report-dir", default=None, help="where reports/<run-id>/ goes (default ./reports)")
+    run.add_argument("--seed", type=int, help="seed for Hypothesis and generated data")
+    run.add_argument("--max-wait", type=float, help="longest protocol wait allowed, seconds; longer scenarios SKIP")
+    run.add_argument("--reference-fault", action="append", default=[], metavar="FAULT",
+                     help="bundled server only: switch on a named fault (see `conformance serve --list-faults`)")
+    run.add_argument("-q", "--quiet", action="store_true", help="less output")
+
+    serve = sub.add_parser("serve", help="run the reference server on its own")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--db", default=":memory:", help="SQLite file; feed state survives a restart")
+    serve.add_argument("--timings", choices=["fast", "spec"], default="spec")
+    serve.add_argument("--fault", action="append", default=[], help="switch on a named fault (repeatable)")
+    serve.add_argument("--list-faults", action="store_true")
+    serve.add_argument("--token", action="append", default=[], help="accepted bearer token (repeatable; default: printed)")
+    serve.add_argument("--client", action="append", default=[], metavar="ID:SECRET",
+                       help="ws-progress client credentials (repeatable; default: printed)")
+
+    sub.add_parser("list", help="the scenario catalog: id, profile, level, title, clause")
+
+    val = sub.add_parser("validate", help="validate a JSON document against a named message schema")
+    val.add_argument("message", help="schema name, e.g. feed-polling/batch (see `conformance validate --list x`)")
+    val.add_argument("file", help="JSON file, or - for standard input")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        from harness.commands.run import run_command
+        return run_command(args)
+    if args.command == "serve":
+        from harness.commands.serve import serve_command
+        return serve_command(args)
+    if args.command == "list":
+        return list_command()
+    return validate_command(args.message, args.file)
+
+
+def list_command() -> int:
+    from harness.catalog import catalog
+    from harness.verdicts import ConfigError
+    try:
+        scenarios = catalog()
+    except ConfigError as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return 2
+    for s in scenarios:
+        clause = " ".join(s.source.clause.split())
+        print(f"{s.id}\t{s.profile}\t{s.level}\t{s.title}\t{s.source.seed}: \"{clause[:120]}\"")
+    return 0
+
+
+def validate_command(message: str, file: str) -> int:
+    from harness.schemas import registry
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"conformance validate: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        document: Any = json.loads(text)
+    except ValueError as exc:
+        print(f"conformance validate: {file} is not JSON: {exc}", file=sys.stderr)
+        return 1
+    try:
+        issues = registry().issues(message, document)
+    except KeyError as exc:
+        print(f"conformance validate: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if not issues:
+        print(f"valid: {file} is a valid {message}")
+        return 0
+    for issue in issues:
+        print(f"invalid at {issue.path}: {issue.message}")
+    return 1
+
+
+def plugin_registered() -> bool:
+    return any(ep.value == "harness.plugin" for ep in metadata.entry_points(group="pytest11"))

@@ -1,0 +1,64 @@
+"""Executors for discardAll, independent feeds and tenant isolation.
+
+Seed 002: "Once a feed is cleared the events in the Queue are all moved into the archive and cannot
+be retrieved ... call the GET against the feed and ensure it is empty - it will return a HTTP 204".
+"""
+from __future__ import annotations
+
+from harness.profiles.feed_polling.batches import read_batch
+from harness.profiles.feed_polling.feed import FeedClient
+from harness.runner import Context, executor
+
+
+@executor("feed-polling.discard-all")
+def discard_all(ctx: Context) -> None:
+    fc = FeedClient(ctx)
+    feed = str(ctx.params.get("feed", "journey"))
+    fc.empty(feed)
+    fc.emit(feed, 5)
+    read_batch(ctx, fc, feed, "open-batch")
+    ctx.equal("discard-200", 200, fc.discard_all(feed).status_code, "discardAll answers 200 OK")
+    ctx.equal("discard-then-204", 204, fc.next(feed).status_code, "after discardAll, next answers 204")
+    later = fc.emit(feed, 2)
+    batch = read_batch(ctx, fc, feed, "after-discard")
+    ctx.equal("delivered-after-discard", later, batch.marks,
+              "events emitted after discardAll are delivered, and only those")
+
+
+@executor("feed-polling.feeds-independent")
+def feeds_independent(ctx: Context) -> None:
+    fc = FeedClient(ctx)
+    a, b = ctx.params.get("feeds", ["journey", "document"])
+    fc.empty(a)
+    fc.empty(b)
+    marks_a = fc.emit(a, 3)
+    marks_b = fc.emit(b, 2)
+    batch_a = read_batch(ctx, fc, a, f"{a}-batch")
+    ctx.equal("own-events-only", marks_a, batch_a.marks, f"{a} delivers only its own events")
+    fc.complete(a, batch_a.batch_id)
+    batch_b = read_batch(ctx, fc, b, f"{b}-batch")
+    ctx.equal("other-feed-untouched", marks_b, batch_b.marks,
+              f"completing a batch of {a} leaves {b} untouched")
+    fc.discard_all(b)
+    ctx.equal("discard-is-per-feed", 204, fc.next(a).status_code, f"{a} stays drained")
+    fc.emit(a, 1)
+    ctx.equal("discard-scoped", 200, fc.next(a).status_code, f"discardAll on {b} does not touch {a}")
+
+
+@executor("feed-polling.tenant-isolation")
+def tenant_isolation(ctx: Context) -> None:
+    t1, t2 = ctx.target.tenants[:2]
+    one, two = FeedClient(ctx, tenant=t1), FeedClient(ctx, tenant=t2)
+    feed = str(ctx.params.get("feed", "journey"))
+    one.empty(feed)
+    two.empty(feed)
+    marks = one.emit(feed, 3)
+    r = two.next(feed)
+    ctx.equal("other-tenant-empty", 204, r.status_code,
+              f"tenant {t2} does not see the events of tenant {t1}")
+    ctx.check("no-leak", not any(m in r.text for m in marks), "no event of another tenant leaks",
+              expected="none of the other tenant's events", observed=r.text[:300])
+    two.discard_all(feed)
+    batch = read_batch(ctx, one, feed, f"{t1}-batch")
+    ctx.equal("discard-scoped-to-tenant", marks, batch.marks,
+              f"discardAll by tenant {t2} leaves tenant {t1}'s events")

@@ -1,0 +1,137 @@
+"""A Hypothesis RuleBasedStateMachine of one feed against a model of it.
+
+Random emit / next / re-read / complete / stale complete / discardAll sequences; a mismatch with the
+model is a FAIL whose shrunk counterexample (the minimal list of steps) goes into the evidence.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import seed as hypothesis_seed
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+
+from harness.evidence import Evidence
+from harness.profiles.feed_polling.feed import FeedClient, parse_batch
+from harness.runner import Context, executor
+from harness.transport.http import HttpClient
+
+
+class ModelMismatch(AssertionError):
+    """The target disagreed with the model of the feed."""
+
+
+def machine_for(ctx: Context, feed: str, runs: list[Evidence]) -> type[RuleBasedStateMachine]:
+    stale_status = int(ctx.option("stale_complete_status"))
+
+    class FeedMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.evidence = Evidence(ctx.evidence.redactor, started=ctx.evidence.started)
+            runs.append(self.evidence)
+            self.http = HttpClient(self.evidence, token=ctx.target.token, timeout=ctx.target.request_timeout)
+            self.fc = FeedClient(ctx, http=self.http)
+            self.pending: list[str] = []
+            self.open: tuple[str, list[str]] | None = None
+            self.done_ids: list[str] = []
+
+        def teardown(self) -> None:
+            self.http.close()
+
+        def expect(self, ok: bool, message: str, expected: Any, observed: Any) -> None:
+            if not ok:
+                raise ModelMismatch(f"{message}: expected {expected!r}, observed {observed!r}")
+
+        @initialize()
+        def start_empty(self) -> None:
+            self.fc.empty(feed)
+
+        @rule(n=st.integers(min_value=1, max_value=6))
+        def emit(self, n: int) -> None:
+            self.pending += self.fc.emit(feed, n)
+
+        @rule()
+        def next(self) -> None:
+            r = self.fc.next(feed)
+            if not self.pending:
+                self.expect(r.status_code == 204, "next on an empty feed", 204, r.status_code)
+                return
+            batch = parse_batch(r) if r.status_code == 200 else None
+            self.expect(batch is not None, "next with pending events", "200 with a batch", r.status_code)
+            assert batch is not None
+            if self.open is None:
+                size = len(batch.marks)
+                self.expect(1 <= size <= 10, "batch size", "1..10", size)
+                self.expect(batch.marks == self.pending[:size], "batch holds the oldest pending events, in order",
+                            self.pending[:size], batch.marks)
+                self.expect(size == min(10, len(self.pending)), "batch is as full as it can be",
+                            min(10, len(self.pending)), size)
+                self.open = (batch.batch_id, batch.marks)
+            else:
+                self.expect((batch.batch_id, batch.marks) == self.open, "re-read returns the same batch",
+                            self.open, (batch.batch_id, batch.marks))
+            more = len(self.pending) > len(self.open[1])
+            self.expect(batch.more_available is more, "moreAvailable", more, batch.more_available)
+
+        @precondition(lambda self: self.open is not None)
+        @rule()
+        def complete(self) -> None:
+            assert self.open is not None
+            batch_id, marks = self.open
+            r = self.fc.complete(feed, batch_id)
+            self.expect(r.status_code == 200, "complete the open batch", 200, r.status_code)
+            self.pending = self.pending[len(marks):]
+            self.done_ids.append(batch_id)
+            self.open = None
+
+        @precondition(lambda self: bool(self.done_ids))
+        @rule(data=st.data())
+        def stale_complete(self, data: st.DataObject) -> None:
+            batch_id = data.draw(st.sampled_from(self.done_ids), label="completed batchId")
+            r = self.fc.complete(feed, batch_id)
+            self.expect(r.status_code == stale_status, "complete an already completed batch",
+                        stale_status, r.status_code)
+
+        @rule()
+        def discard_all(self) -> None:
+            r = self.fc.discard_all(feed)
+            self.expect(r.status_code == 200, "discardAll", 200, r.status_code)
+            self.pending, self.open = [], None
+
+    return FeedMachine
+
+
+@executor("feed-polling.stateful")
+def stateful(ctx: Context) -> None:
+    feed = str(ctx.params.get("feed", "association"))
+    runs: list[Evidence] = []
+    machine = machine_for(ctx, feed, runs)
+    if ctx.seed:
+        machine = hypothesis_seed(ctx.seed)(machine)
+    conf = settings(max_examples=int(ctx.option("stateful_examples")),
+                    stateful_step_count=int(ctx.option("stateful_steps")), deadline=None,
+                    database=None, derandomize=not ctx.seed, print_blob=False,
+                    suppress_health_check=list(HealthCheck))
+    report: list[str] = []
+    started = time.monotonic()
+    failure: ModelMismatch | None = None
+    try:
+        with with_reporter(report.append):
+            run_state_machine_as_test(machine, settings=conf)
+    except ModelMismatch as exc:
+        failure = exc
+    elapsed = time.monotonic() - started
+    ctx.evidence.note(f"{len(runs)} state machine runs in {elapsed:.2f}s "
+                      f"(max_examples={conf.max_examples}, steps<={conf.stateful_step_count})")
+    if runs:  # the last run is the shrunk counterexample when one failed
+        ctx.evidence.exchanges.extend(runs[-1].exchanges[-300:])
+    steps = "\n".join(report)
+    if steps:
+        ctx.evidence.attach("counterexample", steps)
+    ctx.check("feed-model", failure is None,
+              "random sequences of emit, next, re-read, complete, stale complete and discardAll "
+              "agree with the model of a FIFO feed",
+              expected="no disagreement", observed={"error": str(failure), "counterexample": steps}
+              if failure else None)

@@ -1,0 +1,184 @@
+"""Run one scenario against a target: pick its executor by kind, collect checks, decide the verdict.
+
+pytest is the engine (see plugin.py); this module is the part that needs no pytest, so the kill
+matrix and the project's tests can call it directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from harness.catalog import Scenario
+from harness.evidence import Evidence, Redactor
+from harness.transport.http import AsyncHttpClient, HttpClient
+from harness.target import Target
+from harness.verdicts import (Check, ConformanceFailure, HarnessError, Level, NotApplicable,
+                              Verdict, combine)
+
+Executor = Callable[["Context"], None] | Callable[["Context"], Awaitable[None]]
+_EXECUTORS: dict[str, Executor] = {}
+
+
+def executor(kind: str) -> Callable[[Executor], Executor]:
+    """Register the executor of a scenario kind; a duplicate name is refused."""
+    def register(fn: Executor) -> Executor:
+        if kind in _EXECUTORS:
+            raise ValueError(f"executor for kind {kind!r} is already registered")
+        _EXECUTORS[kind] = fn
+        return fn
+    return register
+
+
+def executors() -> dict[str, Executor]:
+    import harness.profiles.feed_polling  # noqa: F401  (registers its kinds)
+    import harness.profiles.ws_progress  # noqa: F401
+    return _EXECUTORS
+
+
+class Context:
+    """What an executor sees: the scenario, the target, clients that record evidence, checks."""
+
+    def __init__(self, scenario: Scenario, target: Target, run_id: str, seed: int) -> None:
+        self.scenario = scenario
+        self.target = target
+        self.run_id = run_id
+        self.seed = seed
+        self.evidence = Evidence(Redactor(target.secrets))
+        self.checks: list[Check] = []
+        self.params: dict[str, Any] = dict(scenario.parameters)
+        self._http: HttpClient | None = None
+        self._ahttp: AsyncHttpClient | None = None
+        self._marks = 0
+
+    # -- settings -------------------------------------------------------------------------
+    def option(self, name: str) -> Any:
+        return self.target.option(self.scenario.profile, name)
+
+    def timing(self, name: str) -> float:
+        return self.target.timings[name]
+
+    def marker(self) -> str:
+        """A unique mark for things this scenario emits, so foreign data can be told apart."""
+        self._marks += 1
+        return f"{self.run_id}/{self.scenario.id}/{self._marks}"
+
+    # -- clients --------------------------------------------------------------------------
+    def http(self) -> HttpClient:
+        if self._http is None:
+            self._http = HttpClient(self.evidence, token=self.target.token,
+                                    timeout=self.target.request_timeout)
+        return self._http
+
+    def ahttp(self) -> AsyncHttpClient:
+        if self._ahttp is None:
+            self._ahttp = AsyncHttpClient(self.evidence, token=self.target.token,
+                                          timeout=self.target.request_timeout)
+        return self._ahttp
+
+    # -- verdict building -----------------------------------------------------------------
+    def check(self, name: str, ok: bool, message: str, *, expected: Any = None,
+              observed: Any = None, level: Level | str | None = None) -> bool:
+        """Record one check; a failed MUST check ends the scenario with a FAIL."""
+        lvl = Level(level) if level else self.scenario.level
+        check = Check(name, bool(ok), lvl, message, self.evidence.redactor.json(expected),
+                      self.evidence.redactor.json(observed))
+        self.checks.append(check)
+        if not ok and lvl is Level.MUST:
+            raise ConformanceFailure(check)
+        return bool(ok)
+
+    def equal(self, name: str, expected: Any, observed: Any, message: str,
+              level: Level | str | None = None) -> bool:
+        return self.check(name, expected == observed, message, expected=expected,
+                          observed=observed, level=level)
+
+    def skip(self, reason: str) -> None:
+        raise NotApplicable(reason)
+
+    def require_wait(self, seconds: float, what: str) -> None:
+        """SKIP when the scenario must wait longer than the run's --max-wait."""
+        if seconds > self.target.max_wait:
+            raise NotApplicable(f"{what} needs a wait of {seconds:g}s, over --max-wait "
+                                f"{self.target.max_wait:g}s")
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    verdict: Verdict
+    reason: str
+    checks: list[Check]
+    evidence: Evidence
+    started_at: str
+    duration: float
+    failure: Check | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _needs_reason(scenario: Scenario, target: Target) -> str | None:
+    if "control" in scenario.needs and not target.control_url:
+        return "needs the control hook to emit events, and no --control URL was given"
+    if "tenants" in scenario.needs and len(target.tenants) < 2:
+        return "needs two declared tenants (--config tenants: [a, b]); fewer were declared"
+    if "credentials" in scenario.needs and not (target.client_id and target.client_secret):
+        return "needs a client id and secret (--client-id/--client-secret), none were given"
+    return None
+
+
+async def _run_async(fn: Callable[[Context], Awaitable[None]], ctx: Context, limit: float) -> None:
+    try:
+        await asyncio.wait_for(fn(ctx), timeout=limit)
+    finally:
+        if ctx._ahttp is not None:
+            await ctx._ahttp.aclose()
+
+
+def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", seed: int = 0) -> Result:
+    started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    t0 = time.monotonic()
+    ctx = Context(scenario, target, run_id, seed)
+    verdict: Verdict
+    reason = ""
+    limit = target.max_wait + 10 * target.request_timeout
+    try:
+        skip = _needs_reason(scenario, target)
+        if skip:
+            raise NotApplicable(skip)
+        fn = executors().get(scenario.kind)
+        if fn is None:
+            raise HarnessError(f"no executor for kind {scenario.kind!r}")
+        if inspect.iscoroutinefunction(fn):
+            asyncio.run(_run_async(fn, ctx, limit))
+        else:
+            fn(ctx)  # type: ignore[call-arg]
+        verdict = combine(ctx.checks)
+        if not ctx.checks:
+            verdict, reason = Verdict.ERROR, "the executor recorded no check: nothing was verified"
+    except ConformanceFailure as exc:
+        verdict, reason = Verdict.FAIL, str(exc)
+    except NotApplicable as exc:
+        verdict, reason = Verdict.SKIP, str(exc)
+    except HarnessError as exc:
+        verdict, reason = Verdict.ERROR, ctx.evidence.redactor.text(str(exc))
+    except asyncio.TimeoutError:
+        verdict, reason = Verdict.ERROR, f"scenario did not finish within {limit:g}s"
+    except Exception as exc:  # a harness bug must surface as ERROR, never as PASS or FAIL
+        verdict = Verdict.ERROR
+        reason = ctx.evidence.redactor.text(f"harness error: {type(exc).__name__}: {exc}")
+        ctx.evidence.attach("traceback", traceback.format_exc())
+    finally:
+        ctx.close()
+    failed = [c for c in ctx.checks if not c.passed]
+    if verdict is Verdict.WARN and not reason:
+        reason = "; ".join(c.message for c in failed)
+    return Result(scenario, verdict, reason, ctx.checks, ctx.evidence, started_at,
+                  round(time.monotonic() - t0, 4), failed[0] if failed else None)

@@ -1,0 +1,148 @@
+"""One conformance run: settings, the target (bundled or foreign), results, exit code, reports."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from harness.catalog import Scenario
+from harness.evidence import Evidence, Redactor
+from harness.runner import Result, run_scenario
+from harness.target import Target, build_target, load_config
+from harness.verdicts import ConfigError, Level, Verdict
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def resolve_settings(config_file: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The config file's settings with command-line values laid over them (None means unset)."""
+    settings = load_config(config_file) if config_file else {}
+    for key, value in overrides.items():
+        if value is None or value == [] or value == ():
+            continue
+        if key == "options":
+            merged = dict(settings.get("options") or {})
+            for profile, opts in value.items():
+                merged[profile] = {**(merged.get(profile) or {}), **opts}
+            settings["options"] = merged
+        else:
+            settings[key] = value
+    if settings.get("control") and not settings.get("target"):
+        raise ConfigError("control: a --control URL needs a --target URL")
+    return settings
+
+
+@dataclass
+class RunSession:
+    settings: dict[str, Any]
+    faults: tuple[str, ...] = ()
+    strict: bool = False
+    level: Level = Level.MAY
+    seed: int = 0
+    run_id: str = field(default_factory=new_run_id)
+    report_root: Path | None = None
+    results: list[Result] = field(default_factory=list)
+    target: Target | None = None
+    unreachable: str | None = None
+    started: float = field(default_factory=time.time)
+    _server: Any = None
+
+    @property
+    def bundled(self) -> bool:
+        return not self.settings.get("target")
+
+    def start(self) -> Target:
+        if self.target is not None:
+            return self.target
+        settings = dict(self.settings)
+        if self.bundled:
+            from harness.bundled import start_bundled
+
+            self._server, served = start_bundled(self.faults)
+            for key, value in served.items():
+                if key == "options":
+                    opts = dict(settings.get("options") or {})
+                    for profile, declared in value.items():
+                        opts[profile] = {**declared, **(opts.get(profile) or {})}
+                    settings["options"] = opts
+                else:
+                    settings.setdefault(key, value)
+            settings["target"], settings["control"] = served["target"], served["control"]
+        elif self.faults:
+            raise ConfigError("--reference-fault applies to the bundled server only, not to --target")
+        target = build_target(settings)
+        if self.bundled:
+            from dataclasses import replace
+
+            target = replace(target, bundled=True, faults=self.faults)
+        self.target = target
+        self.unreachable = probe(target)
+        return target
+
+    def run(self, scenario: Scenario) -> Result:
+        target = self.start()
+        if self.unreachable:
+            result = Result(scenario, Verdict.ERROR, self.unreachable, [],
+                            Evidence(Redactor(target.secrets)), time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
+        else:
+            result = run_scenario(scenario, target, run_id=self.run_id, seed=self.seed)
+        self.results.append(result)
+        return result
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def exit_code(self) -> int:
+        verdicts = {r.verdict for r in self.results}
+        if Verdict.ERROR in verdicts:
+            return EXIT_ERROR
+        if Verdict.FAIL in verdicts or (self.strict and Verdict.WARN in verdicts):
+            return EXIT_FAIL
+        return EXIT_OK
+
+    def report_dir(self) -> Path | None:
+        if self.report_root is None:
+            return None
+        path = self.report_root / self.run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def link_latest(self) -> None:
+        if self.report_root is None:
+            return
+        latest = self.report_root / "latest"
+        tmp = self.report_root / f".latest-{os.getpid()}"
+        try:
+            if tmp.is_symlink() or tmp.exists():
+                tmp.unlink()
+            tmp.symlink_to(self.run_id, target_is_directory=True)
+            os.replace(tmp, latest)
+        except OSError:
+            (self.report_root / "latest.txt").write_text(self.run_id + "\n")
+
+
+def probe(target: Target) -> str | None:
+    """None when the target answers HTTP at all; else why it cannot be reached (an ERROR)."""
+    parts = urlsplit(target.base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"target URL {target.base_url!r} is not an http(s) URL"
+    try:
+        with httpx.Client(timeout=target.request_timeout) as client:
+            client.get(target.base_url + "/")
+    except httpx.TimeoutException:
+        return f"target unreachable: {target.base_url} did not answer within {target.request_timeout:g}s"
+    except httpx.HTTPError as exc:
+        return f"target unreachable: {target.base_url}: {type(exc).__name__}: {exc}"
+    return None

@@ -1,0 +1,103 @@
+"""Build the aiohttp application and run it, blocking or in a background thread."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from reference_server.config import ServerConfig
+from reference_server.profiles import feed_polling, ws_progress
+
+CONFIG_KEY: web.AppKey[ServerConfig] = web.AppKey("config", ServerConfig)
+PROFILES = (feed_polling, ws_progress)
+
+
+def build_app(config: ServerConfig) -> web.Application:
+    app = web.Application(client_max_size=256 * 1024)
+    app[CONFIG_KEY] = config
+    for profile in PROFILES:
+        profile.setup(app, config)
+    app.router.add_get("/openapi.json", _openapi)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for profile in PROFILES:
+        paths.update(profile.openapi_paths())
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "progress-conformance reference server", "version": "0.1.0"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+@dataclass
+class RunningServer:
+    """A server started by :func:`start_in_thread`; ``stop()`` shuts it down."""
+
+    base_url: str
+    host: str
+    port: int
+    config: ServerConfig
+    _loop: asyncio.AbstractEventLoop
+    _runner: web.AppRunner
+    _thread: threading.Thread
+
+    @property
+    def control_url(self) -> str:
+        return self.base_url + self.config.control_prefix
+
+    def stop(self, timeout: float = 5.0) -> None:
+        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        try:
+            fut.result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+
+
+def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
+                    timeout: float = 10.0) -> RunningServer:
+    """Start the server on a loopback port in a daemon thread with its own event loop."""
+    loop = asyncio.new_event_loop()
+    ready: "asyncio.Future[tuple[web.AppRunner, int]]" = loop.create_future()
+
+    async def boot() -> None:
+        runner = web.AppRunner(build_app(config), handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ready.set_result((runner, bound))
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.create_task(boot())
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=run, name="reference-server", daemon=True)
+    thread.start()
+    done = threading.Event()
+    result: list[tuple[web.AppRunner, int]] = []
+    ready.add_done_callback(lambda f: (result.append(f.result()), done.set()))
+    if not done.wait(timeout):
+        raise RuntimeError("reference server did not start in time")
+    runner, bound = result[0]
+    return RunningServer(f"http://{host}:{bound}", host, bound, config, loop, runner, thread)
+
+
+def serve_forever(config: ServerConfig, host: str, port: int) -> None:
+    web.run_app(build_app(config), host=host, port=port, print=None, shutdown_timeout=1.0)

@@ -1,0 +1,53 @@
+"""Settings of one reference server instance: who may call it, its timings, its faults."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+TimingsName = Literal["fast", "spec"]
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Protocol timers in seconds. ``spec`` is what the seeds say; ``fast`` is for test runs."""
+
+    ping_interval: float
+    idle_timeout: float
+    token_lifetime: float
+    app_message_timeout: float
+    runlog_line_interval: float
+
+    @classmethod
+    def named(cls, name: TimingsName) -> "Timings":
+        if name == "spec":
+            # seed 001: five-minute idle, 15-minute token; notes: APP_MESSAGE answered within 60 s
+            return cls(ping_interval=30.0, idle_timeout=300.0, token_lifetime=900.0,
+                       app_message_timeout=60.0, runlog_line_interval=0.05)
+        if name == "fast":
+            return cls(ping_interval=0.25, idle_timeout=1.2, token_lifetime=1.6,
+                       app_message_timeout=0.8, runlog_line_interval=0.01)
+        raise ValueError(f"unknown timings {name!r}: use 'fast' or 'spec'")
+
+
+@dataclass
+class ServerConfig:
+    """Everything a reference server instance needs; built by ``conformance serve`` or a test."""
+
+    faults: frozenset[str] = frozenset()
+    timings: Timings = field(default_factory=lambda: Timings.named("fast"))
+    db_path: str = ":memory:"
+    # feed-polling: static bearer tokens accepted on every feed and control call
+    tokens: tuple[str, ...] = field(default_factory=lambda: (secrets.token_urlsafe(24),))
+    # tenants a caller may name in X-TENANT-ID; the first is used when the header is absent
+    tenants: tuple[str, ...] = ("tenant-a", "tenant-b")
+    # ws-progress: clientId -> secret for POST /api/authentication/token
+    clients: dict[str, str] = field(default_factory=lambda: {"conformance-client": secrets.token_urlsafe(24)})
+    # close codes (profile options): idle and token expiry
+    idle_close_code: int = 4000
+    token_expiry_close_code: int = 4001
+    # ws-progress: submission success status, 200 or 201
+    submit_status: int = 201
+    # feed-polling: status for completing an unknown or already completed batch
+    stale_complete_status: int = 404
+    control_prefix: str = "/_control"

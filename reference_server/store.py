@@ -1,0 +1,266 @@
+"""SQLite store behind the feed-polling profile: per tenant and feed, a FIFO queue of events.
+
+An event is ``pending`` until its batch is completed (``completed``) or the feed is discarded
+(``archived``). A pending event with a ``batch_id`` belongs to the feed's open batch; at most one
+batch per feed is open. Batch contents are fixed when the batch is formed (immutability), and
+batch ids come from a persisted millisecond-ish counter, so they stay unique across restarts.
+
+The store is synchronous and meant to be used from the server's event loop thread only; every
+public call is one short transaction.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+FEED_IDS: tuple[str, ...] = ("journey", "entitydata", "document", "screening", "digitalidv",
+                             "association")
+SHARED = "*"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_key     TEXT NOT NULL,
+    feed_key       TEXT NOT NULL,
+    id             TEXT NOT NULL UNIQUE,
+    event_type     TEXT NOT NULL,
+    occurred       TEXT NOT NULL,
+    tenant_id      TEXT NOT NULL,
+    causation_id   TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    relative_url   TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    state          TEXT NOT NULL DEFAULT 'pending',
+    batch_id       TEXT
+);
+CREATE INDEX IF NOT EXISTS events_queue ON events (tenant_key, feed_key, state, seq);
+CREATE INDEX IF NOT EXISTS events_batch ON events (batch_id);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id   TEXT PRIMARY KEY,
+    tenant_key TEXT NOT NULL,
+    feed_key   TEXT NOT NULL,
+    state      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_open ON batches (tenant_key, feed_key, state);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_COLUMNS = ("id, event_type, occurred, tenant_id, causation_id, correlation_id, relative_url, "
+            "payload")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What the control hook asks for; the store fills in the rest."""
+
+    event_type: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    notifications: list[dict[str, Any]]
+    more_available: bool
+    fresh: bool  # formed by this call rather than re-read
+
+
+class FeedStore:
+    """Feeds of all tenants in one SQLite database.
+
+    ``share_tenants`` / ``share_feeds`` collapse the storage keys so that every tenant (or every
+    feed of a tenant) uses one queue; they exist only for the faults fp-tenant-leak and
+    fp-feeds-shared.
+    """
+
+    def __init__(self, path: str = ":memory:", *, share_tenants: bool = False,
+                 share_feeds: bool = False) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._share_tenants = share_tenants
+        self._share_feeds = share_feeds
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _key(self, tenant: str, feed: str) -> tuple[str, str]:
+        if self._share_tenants:  # fp-tenant-leak
+            tenant = SHARED
+        if self._share_feeds:  # fp-feeds-shared
+            feed = SHARED
+        return tenant, feed
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._conn)
+
+    def _next_batch_id(self) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'batch_id'").fetchone()
+        last = int(row["value"]) if row else 0
+        value = max(int(time.time() * 1000), last + 1)
+        self._conn.execute("INSERT INTO meta (name, value) VALUES ('batch_id', ?) "
+                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (value,))
+        return str(value)
+
+    def _open_batch_id(self, key: tuple[str, str]) -> str | None:
+        row = self._conn.execute(
+            "SELECT batch_id FROM batches WHERE tenant_key = ? AND feed_key = ? AND state = 'open'",
+            key).fetchone()
+        return str(row["batch_id"]) if row else None
+
+    def _unbatched(self, key: tuple[str, str], limit: int) -> list[int]:
+        rows = self._conn.execute(
+            "SELECT seq FROM events WHERE tenant_key = ? AND feed_key = ? AND state = 'pending' "
+            "AND batch_id IS NULL ORDER BY seq LIMIT ?", (*key, limit)).fetchall()
+        return [int(r["seq"]) for r in rows]
+
+    def _assign(self, batch_id: str, seqs: list[int]) -> None:
+        self._conn.executemany("UPDATE events SET batch_id = ? WHERE seq = ?",
+                               [(batch_id, seq) for seq in seqs])
+
+    def _read(self, key: tuple[str, str], batch_id: str, fresh: bool) -> Batch:
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE batch_id = ? ORDER BY seq", (batch_id,)).fetchall()
+        more = bool(self._unbatched(key, 1))
+        return Batch(batch_id, [_notification(r) for r in rows], more, fresh)
+
+    # -- public API --------------------------------------------------------------------------
+
+    def add_events(self, tenant: str, feed: str, events: list[NewEvent]) -> list[str]:
+        """Append events in order; returns their ids."""
+        key = self._key(tenant, feed)
+        ids: list[str] = []
+        with self._tx():
+            for event in events:
+                event_id = str(uuid.uuid4())
+                self._conn.execute(
+                    "INSERT INTO events (tenant_key, feed_key, id, event_type, occurred, tenant_id,"
+                    " causation_id, correlation_id, relative_url, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*key, event_id, event.event_type, datetime.now(timezone.utc).isoformat(),
+                     tenant, str(uuid.uuid4()), str(uuid.uuid4()),
+                     f"{feed}query/api/{feed}/{event_id}", json.dumps(event.payload)))
+                ids.append(event_id)
+        return ids
+
+    def next_batch(self, tenant: str, feed: str, max_size: int) -> Batch | None:
+        """The open batch, or a new one of the oldest ``max_size`` pending events, or None."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            batch_id = self._open_batch_id(key)
+            if batch_id is not None:
+                return self._read(key, batch_id, fresh=False)
+            seqs = self._unbatched(key, max_size)
+            if not seqs:
+                return None
+            batch_id = self._next_batch_id()
+            self._conn.execute("INSERT INTO batches (batch_id, tenant_key, feed_key, state) "
+                               "VALUES (?, ?, ?, 'open')", (batch_id, *key))
+            self._assign(batch_id, seqs)
+            return self._read(key, batch_id, fresh=True)
+
+    def new_batch_id(self) -> str:
+        """A fresh batch id that names no batch (fp-empty-batch-200)."""
+        with self._tx():
+            return self._next_batch_id()
+
+    def open_batch_id(self, tenant: str, feed: str) -> str | None:
+        return self._open_batch_id(self._key(tenant, feed))
+
+    def complete(self, tenant: str, feed: str, batch_id: str) -> bool:
+        """Complete the open batch ``batch_id``: its events are gone. False changes nothing."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            if self._open_batch_id(key) != batch_id:
+                return False
+            self._conn.execute("UPDATE events SET state = 'completed' WHERE batch_id = ?",
+                               (batch_id,))
+            self._conn.execute("UPDATE batches SET state = 'completed' WHERE batch_id = ?",
+                               (batch_id,))
+            return True
+
+    def release(self, tenant: str, feed: str, batch_id: str) -> bool:
+        """Close the open batch but put its events back in the queue (fp-completed-events-return)."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            if self._open_batch_id(key) != batch_id:
+                return False
+            self._conn.execute("UPDATE events SET batch_id = NULL WHERE batch_id = ?", (batch_id,))
+            self._conn.execute("UPDATE batches SET state = 'completed' WHERE batch_id = ?",
+                               (batch_id,))
+            return True
+
+    def drop_oldest_pending(self, tenant: str, feed: str) -> None:
+        """Silently mark the oldest unbatched event completed (fp-event-lost-on-complete)."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            for seq in self._unbatched(key, 1):
+                self._conn.execute("UPDATE events SET state = 'completed' WHERE seq = ?", (seq,))
+
+    def renumber_open_batch(self, tenant: str, feed: str) -> Batch | None:
+        """Give the open batch a new id (fp-new-batch-id-on-reread)."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            old = self._open_batch_id(key)
+            if old is None:
+                return None
+            new = self._next_batch_id()
+            self._conn.execute("UPDATE batches SET batch_id = ? WHERE batch_id = ?", (new, old))
+            self._conn.execute("UPDATE events SET batch_id = ? WHERE batch_id = ?", (new, old))
+            return self._read(key, new, fresh=False)
+
+    def top_up_open_batch(self, tenant: str, feed: str, max_size: int) -> None:
+        """Add newer pending events to the open batch while it has room (fp-batch-not-immutable)."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            batch_id = self._open_batch_id(key)
+            if batch_id is None:
+                return
+            (size,) = self._conn.execute("SELECT COUNT(*) FROM events WHERE batch_id = ?",
+                                         (batch_id,)).fetchone()
+            if size < max_size:
+                self._assign(batch_id, self._unbatched(key, max_size - size))
+
+    def discard_all(self, tenant: str, feed: str) -> int:
+        """Archive every pending event and the open batch; returns how many were archived."""
+        key = self._key(tenant, feed)
+        with self._tx():
+            cur = self._conn.execute(
+                "UPDATE events SET state = 'archived' WHERE tenant_key = ? AND feed_key = ? "
+                "AND state = 'pending'", key)
+            self._conn.execute("UPDATE batches SET state = 'discarded' WHERE tenant_key = ? "
+                               "AND feed_key = ? AND state = 'open'", key)
+            return int(cur.rowcount)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK around one public call (autocommit connection)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _notification(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "eventType": row["event_type"],
+        "when": row["occurred"],
+        "tenantId": row["tenant_id"],
+        "causationId": row["causation_id"],
+        "correlationId": row["correlation_id"],
+        "relativeUrl": row["relative_url"],
+        "payload": json.loads(row["payload"]),
+    }
