@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -70,16 +71,20 @@ def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0
                     timeout: float = 10.0) -> RunningServer:
     """Start the server on a loopback port in a daemon thread with its own event loop."""
     loop = asyncio.new_event_loop()
-    ready: "asyncio.Future[tuple[web.AppRunner, int]]" = loop.create_future()
+    ready: "concurrent.futures.Future[tuple[web.AppRunner, int]]" = concurrent.futures.Future()
 
     async def boot() -> None:
-        runner = web.AppRunner(build_app(config), handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            runner = web.AppRunner(build_app(config), handle_signals=False, shutdown_timeout=1.0)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            server = site._server
+            assert server is not None and server.sockets  # type: ignore[union-attr]
+            bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        except BaseException as exc:  # surface boot errors to the caller, not a timeout
+            ready.set_exception(exc)
+            return
         ready.set_result((runner, bound))
 
     def run() -> None:
@@ -90,12 +95,10 @@ def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0
 
     thread = threading.Thread(target=run, name="reference-server", daemon=True)
     thread.start()
-    done = threading.Event()
-    result: list[tuple[web.AppRunner, int]] = []
-    ready.add_done_callback(lambda f: (result.append(f.result()), done.set()))
-    if not done.wait(timeout):
-        raise RuntimeError("reference server did not start in time")
-    runner, bound = result[0]
+    try:
+        runner, bound = ready.result(timeout)
+    except concurrent.futures.TimeoutError as exc:
+        raise RuntimeError("reference server did not start in time") from exc
     return RunningServer(f"http://{host}:{bound}", host, bound, config, loop, runner, thread)
 
 

@@ -1,0 +1,385 @@
+"""ws-progress jobs: bearer tokens, the job request, the job registry and the conformance job runner.
+
+The runner plays a solver: it stays QUEUED for ``startDelayMs``, then EXECUTING while it writes
+``runLogLines`` run-log lines one every ``lineIntervalMs``, raises ``appMessages`` solver callbacks
+(APP_MESSAGE) spread over the run and waits for each answer, and ends COMPLETING -> COMPLETED or
+FAILED. Events go to the socket named by the submission's connection-id and to sockets that
+SUBSCRIBEd to the job. Faults are single ``if``s where the real bug would sit.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from reference_server.config import ServerConfig
+
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
+MIN_FLUSH_PERIOD = 0.05  # run-log lines that accumulate faster than this are batched
+Json = dict[str, Any]
+
+
+class Outbox(Protocol):
+    """One open socket as the registry sees it: somewhere to drop server-to-client frames."""
+
+    connection_id: str
+
+    @property
+    def open(self) -> bool: ...
+
+    def deliver(self, frame: Json) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class TokenStore:
+    """Opaque bearer tokens and their expiry instants on the time.monotonic() clock."""
+
+    def __init__(self) -> None:
+        self._expiry: dict[str, float] = {}
+
+    def issue(self, lifetime: float) -> str:
+        now = time.monotonic()
+        # forget tokens that expired an hour ago; recent ones stay to tell "expired" from "unknown"
+        for old in [t for t, e in self._expiry.items() if e < now - 3600]:
+            del self._expiry[old]
+        token = secrets.token_urlsafe(32)
+        self._expiry[token] = now + lifetime
+        return token
+
+    def expiry(self, token: str | None) -> float | None:
+        """When the token expires (or expired), or None for a token never issued."""
+        return None if token is None else self._expiry.get(token)
+
+    def valid(self, token: str | None) -> bool:
+        expiry = self.expiry(token)
+        return expiry is not None and expiry > time.monotonic()
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A validated POST /api/compute-jobs body."""
+
+    id: str | None
+    run_log_messages: bool
+    run_log_lines: int
+    line_interval: float  # seconds
+    outcome: Literal["COMPLETED", "FAILED"]
+    app_messages: int
+    start_delay: float  # seconds
+    body: Json
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _object(body: Json, name: str) -> Json:
+    value = body.get(name, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return value
+
+
+def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
+    """The request, or ValueError naming the first invalid field (the caller answers 422)."""
+    if not isinstance(body, dict):
+        raise ValueError("the job request must be a JSON object")
+    job_id = body.get("id")
+    if job_id is not None and (not isinstance(job_id, str) or not JOB_ID.match(job_id)):
+        raise ValueError("id must be 1 to 60 characters of [A-Za-z0-9_.-]")
+    run_log_messages = body.get("runLogMessages", True)
+    if not isinstance(run_log_messages, bool):
+        raise ValueError("runLogMessages must be a boolean")
+    execution = _object(body, "execution")
+    if "threads" in execution:
+        _int(execution["threads"], "execution.threads", 1, 256)
+    if "priority" in execution:
+        _int(execution["priority"], "execution.priority", -100, 100)
+    solver = _object(body, "solver")
+    if "action" in solver and not isinstance(solver["action"], str):
+        raise ValueError("solver.action must be a string")
+    callbacks = solver.get("callbacks", [])
+    if not isinstance(callbacks, list) or not all(isinstance(c, str) for c in callbacks):
+        raise ValueError("solver.callbacks must be an array of strings")
+    job = _object(body, "conformanceJob")
+    interval_ms = job.get("lineIntervalMs", round(config.timings.runlog_line_interval * 1000))
+    outcome = job.get("outcome", "COMPLETED")
+    if outcome not in ("COMPLETED", "FAILED"):
+        raise ValueError("conformanceJob.outcome must be COMPLETED or FAILED")
+    return JobRequest(
+        id=job_id, run_log_messages=run_log_messages,
+        run_log_lines=_int(job.get("runLogLines", 5), "conformanceJob.runLogLines", 0, 10000),
+        line_interval=_int(interval_ms, "conformanceJob.lineIntervalMs", 0, 60000) / 1000,
+        outcome=outcome,
+        app_messages=_int(job.get("appMessages", 0), "conformanceJob.appMessages", 0, 100),
+        start_delay=_int(job.get("startDelayMs", 0), "conformanceJob.startDelayMs", 0, 600000) / 1000,
+        body=body,
+    )
+
+
+@dataclass(eq=False)
+class Job:
+    id: str
+    request: JobRequest
+    connection_id: str | None
+    status: str = "QUEUED"
+    execution_attempts: int = 1
+    lines: list[str] = field(default_factory=list)
+    streamed: int = 0  # lines already passed to RUNLOG_UPDATED (the stream's cursor)
+    batches: int = 0
+    last_flush: float = 0.0
+    run_log_done: bool = False
+    result: Json | None = None
+    subscribers: set[Outbox] = field(default_factory=set)
+    task: "asyncio.Task[None] | None" = None
+
+    @property
+    def runlog_url(self) -> str:
+        return f"/api/compute-jobs/{self.id}/run-log"
+
+    @property
+    def results_url(self) -> str:
+        return f"/api/compute-jobs/{self.id}/results"
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def view(self, status: str | None = None) -> Json:
+        """The job object of REST answers and of JOB_STATUS_UPDATED / CURRENT_JOB_STATUS payloads."""
+        shown = status or self.status
+        out: Json = {"id": self.id, "status": shown, "executionAttempts": self.execution_attempts,
+                     "runLogUrl": self.runlog_url}
+        if shown in TERMINAL:
+            out["resultsUrl"] = self.results_url
+        return out
+
+
+AppAnswer = Literal["continue", "cancel", "fail"]
+
+
+class JobRegistry:
+    """Jobs by id, open sockets by connection-id, pending APP_MESSAGEs, and event routing."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.tokens = TokenStore()
+        self.jobs: dict[str, Job] = {}
+        self.sockets: dict[str, Outbox] = {}  # open sockets by connection-id
+        self.open_sockets: set[Outbox] = set()
+        self.closed_ids: set[str] = set()
+        self.shared_connection_id = str(uuid.uuid4())  # fault ws-connection-id-reused
+        self._pending: dict[str, "asyncio.Future[bool]"] = {}
+
+    def fault(self, name: str) -> bool:
+        return name in self.config.faults
+
+    # --- sockets -------------------------------------------------------------------------------
+    def connection_accepted(self, connection_id: str) -> bool:
+        """May a submission name this connection-id?"""
+        if connection_id in self.sockets:
+            return True
+        if self.fault("ws-unknown-connection-accepted"):
+            return True
+        return self.fault("ws-old-connection-routes") and connection_id in self.closed_ids
+
+    def socket_opened(self, outbox: Outbox) -> None:
+        self.sockets[outbox.connection_id] = outbox
+        self.open_sockets.add(outbox)
+
+    def socket_closed(self, outbox: Outbox) -> None:
+        self.open_sockets.discard(outbox)
+        if self.sockets.get(outbox.connection_id) is outbox:
+            del self.sockets[outbox.connection_id]
+        self.closed_ids.add(outbox.connection_id)
+        for job in self.jobs.values():
+            job.subscribers.discard(outbox)
+
+    def close_all(self, code: int, reason: str) -> None:
+        for outbox in list(self.open_sockets):
+            outbox.close(code, reason)
+
+    # --- events --------------------------------------------------------------------------------
+    def _targets(self, job: Job) -> list[Outbox]:
+        if self.fault("ws-events-leak"):
+            return [s for s in self.open_sockets if s.open]
+        found: list[Outbox] = []
+        owner = self.sockets.get(job.connection_id) if job.connection_id else None
+        for outbox in ([owner] if owner else []) + list(job.subscribers):
+            if outbox.open and outbox not in found:
+                found.append(outbox)
+        return found
+
+    def frame(self, job: Job, message_type: str, payload: Json) -> Json:
+        if message_type in ("JOB_STATUS_UPDATED", "CURRENT_JOB_STATUS") \
+                and self.fault("ws-missing-message-payload"):
+            return {"computeJobId": job.id, "messageType": message_type, **payload}
+        return {"computeJobId": job.id, "messageType": message_type, "messagePayload": payload}
+
+    def emit(self, job: Job, message_type: str, payload: Json) -> None:
+        frame = self.frame(job, message_type, payload)
+        for outbox in self._targets(job):
+            outbox.deliver(frame)
+
+    @staticmethod
+    def status_payload(job: Job, status: str | None = None) -> Json:
+        view = job.view(status)
+        del view["id"]
+        return view
+
+    def _status(self, job: Job, status: str) -> None:
+        job.status = status
+        self.emit(job, "JOB_STATUS_UPDATED", self.status_payload(job))
+
+    def _flush(self, job: Job) -> None:
+        """Send the run-log lines written since the last RUNLOG_UPDATED as one batch."""
+        job.last_flush = time.monotonic()
+        if job.streamed >= len(job.lines):
+            return
+        start, lines = job.streamed + 1, job.lines[job.streamed:]
+        if job.request.run_log_messages:
+            self.emit(job, "RUNLOG_UPDATED",
+                      {"startLine": start, "endLine": start + len(lines) - 1, "lines": lines})
+        job.streamed = len(job.lines)
+        job.batches += 1
+        if job.batches == 1 and self.fault("ws-runlog-gap"):
+            job.streamed += 1  # cursor off by one: the next line is never streamed
+
+    def _close_run_log(self, job: Job) -> None:
+        """Flush the last lines, then RUNLOG_COMPLETED (once)."""
+        if job.run_log_done:
+            return
+        self._flush(job)
+        job.run_log_done = True
+        total = len(job.lines) - (1 if self.fault("ws-runlog-total-wrong") else 0)
+        if job.request.run_log_messages:
+            self.emit(job, "RUNLOG_COMPLETED", {"totalLines": total})
+
+    def _terminal(self, job: Job, status: str, result: Json) -> None:
+        job.result = result
+        self._status(job, status)
+        if self.fault("ws-two-terminal-statuses"):
+            self._status(job, status)  # the "finished" hook fires twice
+
+    def _finish(self, job: Job, status: str, result: Json) -> None:
+        self._close_run_log(job)
+        self._terminal(job, status, result)
+
+    # --- REST operations -----------------------------------------------------------------------
+    def submit(self, request: JobRequest, connection_id: str | None) -> Job:
+        """Register and start a job (the caller has checked the id is free)."""
+        job = Job(request.id or str(uuid.uuid4()), request, connection_id)
+        self.jobs[job.id] = job
+        if self.fault("ws-status-out-of-order"):
+            self._status(job, "EXECUTING")
+        self._status(job, "QUEUED")
+        job.task = asyncio.get_running_loop().create_task(self._run(job), name=f"job {job.id}")
+        return job
+
+    def delete(self, job_id: str) -> bool:
+        """Cancel (CANCELLED to its sockets) if running, and forget the job; False if unknown."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return False
+        if self.fault("ws-delete-ignored"):
+            return True
+        if job.task is not None and not job.task.done():
+            job.task.cancel()
+        if not job.terminal:
+            self._finish(job, "CANCELLED", {"cancelled": True, "reason": "deleted"})
+        del self.jobs[job_id]
+        return True
+
+    def answer_app_message(self, app_message_id: str, interrupt: bool) -> None:
+        """An APP_MESSAGE_RESPONSE; unknown or late ids are ignored."""
+        if self.fault("ws-app-message-response-ignored"):
+            return
+        future = self._pending.get(app_message_id)
+        if future is not None and not future.done():
+            future.set_result(interrupt)
+
+    def subscribe(self, outbox: Outbox, subscriptions: list[Json]) -> None:
+        """SUBSCRIBE: current status, replay of the lines after lastRunLogLine, then live events."""
+        for sub in subscriptions:
+            job = self.jobs.get(sub["computeJobId"])
+            if job is None or self.fault("ws-subscribe-ignored"):
+                continue
+            outbox.deliver(self.frame(job, "CURRENT_JOB_STATUS", self.status_payload(job)))
+            first = sub["lastRunLogLine"] + 1
+            lines = job.lines[first - 1:job.streamed]  # up to the live stream's cursor
+            if lines and not self.fault("ws-subscribe-no-replay"):
+                outbox.deliver(self.frame(job, "RUNLOG_UPDATED", {
+                    "startLine": first, "endLine": first + len(lines) - 1, "lines": lines}))
+            if job.run_log_done:
+                outbox.deliver(self.frame(job, "RUNLOG_COMPLETED", {"totalLines": len(job.lines)}))
+            job.subscribers.add(outbox)
+
+    async def shutdown(self) -> None:
+        tasks = [job.task for job in self.jobs.values() if job.task and not job.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- the runner ----------------------------------------------------------------------------
+    async def _run(self, job: Job) -> None:
+        req = job.request
+        await asyncio.sleep(req.start_delay)
+        self._status(job, "EXECUTING")
+        n, k = req.run_log_lines, req.app_messages
+        # APP_MESSAGE j (1..k) is raised after line round(n*j/(k+1)): one alone comes at half-way
+        due = [round(n * j / (k + 1)) for j in range(1, k + 1)]
+        flush_period = max(req.line_interval, MIN_FLUSH_PERIOD)
+        for line_no in range(0, n + 1):
+            if line_no:
+                await asyncio.sleep(req.line_interval)
+                job.lines.append(f"[{job.id}] run log line {line_no} of {n}")
+                if line_no == 1 or time.monotonic() - job.last_flush >= flush_period:
+                    self._flush(job)
+            for iteration in [j + 1 for j, after in enumerate(due) if after == line_no]:
+                self._flush(job)
+                answer = await self._app_message(job, iteration)
+                if answer == "cancel":
+                    self._finish(job, "CANCELLED", {"cancelled": True, "reason": "interruptSolve",
+                                                    "iteration": iteration})
+                    return
+                if answer == "fail":
+                    self._finish(job, "FAILED", {"error": f"APP_MESSAGE {iteration} was not "
+                                                          "answered in time"})
+                    return
+        if req.outcome == "FAILED":
+            self._finish(job, "FAILED", {"error": "the conformance job was asked to fail"})
+            return
+        self._close_run_log(job)
+        self._status(job, "COMPLETING")
+        await asyncio.sleep(min(req.line_interval, MIN_FLUSH_PERIOD))
+        self._terminal(job, "COMPLETED", {"objective": float(n), "runLogLines": n, "appMessages": k})
+
+    async def _app_message(self, job: Job, iteration: int) -> AppAnswer:
+        app_message_id = str(uuid.uuid4())
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending[app_message_id] = future
+        self.emit(job, "APP_MESSAGE", {"appMessageId": app_message_id,
+                                       "appMessageType": "SOLVER_CALLBACK",
+                                       "appMessage": {"iteration": iteration}})
+        try:
+            interrupt = await asyncio.wait_for(future, self.config.timings.app_message_timeout)
+        except TimeoutError:
+            return "continue" if self.fault("ws-app-message-timeout-ignored") else "fail"
+        finally:
+            del self._pending[app_message_id]
+        return "cancel" if interrupt else "continue"
+
+
+def dumps(frame: Json) -> str:
+    return json.dumps(frame, separators=(",", ":"))

@@ -1,0 +1,250 @@
+"""ws-progress profile (seeds 000, 001): REST job API plus the Progress Events WebSocket.
+
+Routes: ``POST /api/authentication/token``, ``POST /api/compute-jobs``,
+``GET|DELETE /api/compute-jobs/{id}``, ``GET .../results``, ``GET .../run-log`` and the socket
+``GET /api/compute-job-messages``. Jobs and tokens live in :mod:`ws_jobs`, the socket in
+:mod:`ws_socket`. docs/ws-progress-jobs.md is the vendor-facing description of the job body.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from reference_server.config import ServerConfig
+from reference_server.faults import Fault
+from reference_server.problems import bearer_token, problem
+from reference_server.profiles.ws_jobs import JobRegistry, parse_job_request
+from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
+
+PROFILE = "ws-progress"
+TOKEN_PATH = "/api/authentication/token"
+JOBS_PATH = "/api/compute-jobs"
+SOCKET_PATH = "/api/compute-job-messages"
+REGISTRY_KEY: web.AppKey[JobRegistry] = web.AppKey("ws_progress_registry", JobRegistry)
+
+
+def _fault(name: str, description: str) -> Fault:
+    return Fault(name, PROFILE, description)
+
+
+FAULTS: list[Fault] = [
+    _fault("ws-no-connection-id", "the 101 response carries no connection-id header"),
+    _fault("ws-connection-id-reused", "every socket gets the same connection-id"),
+    _fault("ws-no-pings", "the server never sends pings"),
+    _fault("ws-no-idle-close", "idle sockets are never closed"),
+    _fault("ws-idle-close-early", "idle sockets are closed at half the idle timeout"),
+    _fault("ws-wrong-pong-accepted", "any pong counts as a sign of life, its data is not checked"),
+    _fault("ws-token-expiry-ignored", "sockets never close when their token expires"),
+    _fault("ws-update-token-ignored", "UPDATE_TOKEN is accepted but the socket still closes at the first token's expiry"),
+    _fault("ws-update-token-unchecked", "an invalid UPDATE_TOKEN token is accepted and extends the socket"),
+    _fault("ws-expired-token-accepted", "the handshake accepts expired tokens"),
+    _fault("ws-handshake-no-auth", "the handshake accepts a missing or wrong token"),
+    _fault("ws-token-bad-credentials", "the token endpoint accepts any secret"),
+    _fault("ws-runlog-gap", "one line number is skipped in the RUNLOG_UPDATED ranges (after the first batch)"),
+    _fault("ws-runlog-total-wrong", "RUNLOG_COMPLETED totalLines is one short"),
+    _fault("ws-status-out-of-order", "EXECUTING is sent before QUEUED"),
+    _fault("ws-two-terminal-statuses", "the terminal status (COMPLETED, FAILED, CANCELLED) is sent twice"),
+    _fault("ws-events-leak", "job events are sent to every open socket"),
+    _fault("ws-missing-message-payload", "status messages lack messagePayload: their fields sit at top level"),
+    _fault("ws-unknown-connection-accepted", "a submission naming an unknown or closed connection-id is accepted"),
+    _fault("ws-app-message-timeout-ignored", "an unanswered APP_MESSAGE does not fail the job: it goes on to COMPLETED"),
+    _fault("ws-app-message-response-ignored", "APP_MESSAGE_RESPONSE is ignored: the job fails at the timeout"),
+    _fault("ws-subscribe-no-replay", "SUBSCRIBE answers CURRENT_JOB_STATUS but replays no run-log lines"),
+    _fault("ws-subscribe-ignored", "SUBSCRIBE gets no CURRENT_JOB_STATUS, no replay and no routing"),
+    _fault("ws-get-status-stale", "GET of a job always reports QUEUED"),
+    _fault("ws-delete-ignored", "DELETE answers 204 but the job stays (GET still 200)"),
+    _fault("ws-malformed-frame-crash", "a non-JSON frame closes every open socket with 1011"),
+    _fault("ws-no-permessage-deflate", "the permessage-deflate extension is refused"),
+    _fault("ws-old-connection-routes", "a submission naming a closed socket's connection-id is accepted"),
+]
+
+_JSON_TYPES = ("application/json",)
+
+
+def _registry(request: web.Request) -> JobRegistry:
+    return request.app[REGISTRY_KEY]
+
+
+def _unauthorized() -> web.Response:
+    return problem(401, "a valid, unexpired bearer token is required",
+                   headers={"WWW-Authenticate": 'Bearer realm="compute"'})
+
+
+def _authorized(request: web.Request) -> bool:
+    return _registry(request).tokens.valid(bearer_token(request))
+
+
+async def _json_body(request: web.Request) -> tuple[Any, web.Response | None]:
+    try:
+        return json.loads(await request.text()), None
+    except (ValueError, UnicodeDecodeError):
+        return None, problem(400, "the body is not valid JSON")
+
+
+async def issue_token(request: web.Request) -> web.Response:
+    registry = _registry(request)
+    body, error = await _json_body(request)
+    if error:
+        return error
+    if not isinstance(body, dict) or not isinstance(body.get("clientId"), str) \
+            or not isinstance(body.get("secret"), str):
+        return problem(422, "expected {clientId: string, secret: string, maxAge?: integer}")
+    max_age = body.get("maxAge")
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1):
+        return problem(422, "maxAge must be a positive integer (seconds)")
+    known = registry.config.clients.get(body["clientId"])
+    if known is None or not (registry.fault("ws-token-bad-credentials")
+                             or hmac.compare_digest(known.encode(), body["secret"].encode())):
+        return problem(401, "unknown clientId or wrong secret")
+    lifetime = registry.config.timings.token_lifetime
+    if max_age is not None:
+        lifetime = min(float(max_age), lifetime)
+    return web.Response(text=registry.tokens.issue(lifetime), content_type="text/plain")
+
+
+async def submit_job(request: web.Request) -> web.Response:
+    registry = _registry(request)
+    if not _authorized(request):
+        return _unauthorized()
+    ctype = request.content_type.lower()
+    if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
+        return problem(415, "the job request must be application/json (or a +json type)")
+    body, error = await _json_body(request)
+    if error:
+        return error
+    try:
+        job_request = parse_job_request(body, registry.config)
+    except ValueError as exc:
+        return problem(422, str(exc))
+    connection_id = request.headers.get("connection-id")
+    if connection_id is not None and not registry.connection_accepted(connection_id):
+        return problem(422, "connection-id names no open socket")
+    if job_request.id is not None and job_request.id in registry.jobs:
+        return problem(409, f"a job with id {job_request.id!r} exists")
+    job = registry.submit(job_request, connection_id)
+    status = registry.config.submit_status
+    headers = {"Location": f"{JOBS_PATH}/{job.id}"} if status == 201 else None
+    return web.json_response(job.view(), status=status, headers=headers)
+
+
+async def get_job(request: web.Request) -> web.Response:
+    registry = _registry(request)
+    if not _authorized(request):
+        return _unauthorized()
+    job = registry.jobs.get(request.match_info["id"])
+    if job is None:
+        return problem(404, "no such job")
+    return web.json_response(job.view("QUEUED" if registry.fault("ws-get-status-stale") else None))
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _unauthorized()
+    if not _registry(request).delete(request.match_info["id"]):
+        return problem(404, "no such job")
+    return web.Response(status=204)
+
+
+async def get_results(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _unauthorized()
+    job = _registry(request).jobs.get(request.match_info["id"])
+    if job is None:
+        return problem(404, "no such job")
+    if not job.terminal or job.result is None:
+        return problem(409, f"the job is {job.status}: results exist once it has finished")
+    return web.json_response({"computeJobId": job.id, "status": job.status, "result": job.result})
+
+
+async def get_run_log(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _unauthorized()
+    job = _registry(request).jobs.get(request.match_info["id"])
+    if job is None:
+        return problem(404, "no such job")
+    return web.Response(text="".join(line + "\n" for line in job.lines), content_type="text/plain")
+
+
+async def socket(request: web.Request) -> web.StreamResponse:
+    return await handle_socket(request, _registry(request))
+
+
+def setup(app: web.Application, config: ServerConfig) -> None:
+    registry = JobRegistry(config)
+    app[REGISTRY_KEY] = registry
+    app.router.add_post(TOKEN_PATH, issue_token)
+    app.router.add_post(JOBS_PATH, submit_job)
+    app.router.add_get(JOBS_PATH + "/{id}", get_job)
+    app.router.add_delete(JOBS_PATH + "/{id}", delete_job)
+    app.router.add_get(JOBS_PATH + "/{id}/results", get_results)
+    app.router.add_get(JOBS_PATH + "/{id}/run-log", get_run_log)
+    app.router.add_get(SOCKET_PATH, socket)
+
+    async def on_shutdown(app: web.Application) -> None:
+        registry.close_all(GOING_AWAY, "server shutting down")
+        await registry.shutdown()
+
+    async def on_cleanup(app: web.Application) -> None:
+        await registry.shutdown()
+
+    app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
+
+
+def _problem_responses(*codes: int) -> dict[str, Any]:
+    ref = {"content": {"application/problem+json": {"schema": {"type": "object"}}}}
+    return {str(code): {"description": "problem details (RFC 9457)", **ref} for code in codes}
+
+
+def openapi_paths() -> dict[str, Any]:
+    job = {"type": "object", "required": ["id", "status", "executionAttempts", "runLogUrl"],
+           "properties": {"id": {"type": "string"}, "status": {"type": "string"},
+                          "executionAttempts": {"type": "integer"},
+                          "resultsUrl": {"type": "string"}, "runLogUrl": {"type": "string"}}}
+    job_json = {"application/json": {"schema": job}}
+    id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        TOKEN_PATH: {"post": {
+            "summary": "Generate a bearer token", "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["clientId", "secret"],
+                "properties": {"clientId": {"type": "string"}, "secret": {"type": "string"},
+                               "maxAge": {"type": "integer", "minimum": 1}}}}}},
+            "responses": {"200": {"description": "the bearer token",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          **_problem_responses(400, 401, 422)}}},
+        JOBS_PATH: {"post": {
+            "summary": "Submit a job; events go to the socket named by connection-id",
+            "parameters": [{"name": "connection-id", "in": "header", "required": False,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "description": "see docs/ws-progress-jobs.md"}}}},
+            "responses": {"200": {"description": "submitted", "content": job_json},
+                          "201": {"description": "submitted (Location header)", "content": job_json},
+                          **_problem_responses(400, 401, 409, 415, 422)}}},
+        JOBS_PATH + "/{id}": {
+            "get": {"summary": "Job status", "parameters": id_param,
+                    "responses": {"200": {"description": "the job", "content": job_json},
+                                  **_problem_responses(401, 404)}},
+            "delete": {"summary": "Cancel and delete a job", "parameters": id_param,
+                       "responses": {"204": {"description": "deleted"},
+                                     **_problem_responses(401, 404)}}},
+        JOBS_PATH + "/{id}/results": {"get": {
+            "summary": "Results of a finished job", "parameters": id_param,
+            "responses": {"200": {"description": "{computeJobId, status, result}",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **_problem_responses(401, 404, 409)}}},
+        JOBS_PATH + "/{id}/run-log": {"get": {
+            "summary": "Run log lines so far", "parameters": id_param,
+            "responses": {"200": {"description": "one line per line",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          **_problem_responses(401, 404)}}},
+        SOCKET_PATH: {"get": {
+            "summary": "Progress Events WebSocket (101 with a connection-id header)",
+            "responses": {"101": {"description": "switching protocols",
+                                  "headers": {"connection-id": {"schema": {"type": "string"}}}},
+                          **_problem_responses(401)}}},
+    }

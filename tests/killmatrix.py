@@ -1,0 +1,54 @@
+"""Run a profile's scenarios against the bundled server with one fault on; print what was caught.
+
+`python -m tests.killmatrix feed-polling` prints the observed matrix as YAML, to compare with or
+regenerate tests/kill_matrix.yaml (review every change: the data is the claim).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from harness.catalog import catalog, select
+from harness.session import RunSession
+from harness.verdicts import Verdict
+
+MATRIX_FILE = Path(__file__).with_name("kill_matrix.yaml")
+
+
+def run_profile(profile: str, faults: tuple[str, ...] = ()) -> dict[str, Verdict]:
+    session = RunSession(settings={}, faults=faults, seed=0)
+    try:
+        return {s.id: session.run(s).verdict for s in select(catalog(), profiles=[profile])}
+    finally:
+        session.stop()
+
+
+def load_matrix() -> dict[str, dict[str, list[str]]]:
+    data = yaml.safe_load(MATRIX_FILE.read_text(encoding="utf-8"))
+    return {profile: {fault: sorted(ids) for fault, ids in faults.items()}
+            for profile, faults in data.items()}
+
+
+def main(argv: list[str]) -> int:
+    from reference_server.faults import all_faults
+
+    profile = argv[0]
+    faults = [f.name for f in all_faults().values() if f.profile == profile]
+    out: dict[str, list[str]] = {}
+    for fault in faults:
+        t0 = time.monotonic()
+        verdicts = run_profile(profile, (fault,))
+        print(f"# {fault}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
+        out[fault] = sorted(i for i, v in verdicts.items() if v is not Verdict.PASS)
+        odd = {i: str(v) for i, v in verdicts.items() if v not in (Verdict.PASS, Verdict.FAIL, Verdict.WARN)}
+        if odd:
+            print(f"# {fault}: not FAIL/WARN: {odd}", file=sys.stderr)
+    print(yaml.safe_dump({profile: out}, sort_keys=True, width=200))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""The kill matrix: every scenario can fail, every fault is caught, exactly as tests/kill_matrix.yaml says."""
+from __future__ import annotations
+
+import pytest
+
+from harness.catalog import catalog
+from harness.target import IMPLEMENTED_PROFILES
+from harness.verdicts import Verdict
+from reference_server.faults import all_faults
+from tests.killmatrix import load_matrix, run_profile
+
+MATRIX = load_matrix()
+CASES = [(profile, fault) for profile in MATRIX for fault in MATRIX[profile]]
+
+
+def test_matrix_covers_every_fault_and_scenario() -> None:
+    faults = all_faults()
+    for profile in IMPLEMENTED_PROFILES:
+        assert profile in MATRIX, f"no kill matrix for {profile}"
+        profile_faults = {f.name for f in faults.values() if f.profile == profile}
+        assert set(MATRIX[profile]) == profile_faults, "matrix and reference server faults differ"
+        for fault, caught in MATRIX[profile].items():
+            assert caught, f"fault {fault} is caught by no scenario"
+        scenarios = {s.id for s in catalog() if s.profile == profile}
+        caught_any = {i for ids in MATRIX[profile].values() for i in ids}
+        assert scenarios - caught_any == set(), "scenarios no fault can make fail"
+        assert caught_any - scenarios == set(), "matrix names unknown scenarios"
+
+
+@pytest.mark.parametrize("profile", IMPLEMENTED_PROFILES)
+def test_clean_reference_server_passes(profile: str) -> None:
+    verdicts = run_profile(profile)
+    assert {i: v for i, v in verdicts.items() if v is not Verdict.PASS} == {}
+
+
+@pytest.mark.parametrize(("profile", "fault"), CASES, ids=[f for _, f in CASES])
+def test_fault_is_caught_exactly(profile: str, fault: str) -> None:
+    verdicts = run_profile(profile, (fault,))
+    not_passed = {i: v for i, v in verdicts.items() if v is not Verdict.PASS}
+    assert sorted(not_passed) == MATRIX[profile][fault]
+    assert all(v in (Verdict.FAIL, Verdict.WARN) for v in not_passed.values()), \
+        f"a fault must produce FAIL/WARN, never ERROR or SKIP: {not_passed}"

@@ -1,0 +1,450 @@
+"""The reference server's ws-progress profile over real loopback: REST, socket, timers, faults."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
+
+from reference_server.app import RunningServer, start_in_thread
+from reference_server.config import ServerConfig, Timings
+from reference_server.faults import check_names
+from reference_server.profiles import ws_progress
+
+TIMINGS = Timings(ping_interval=0.1, idle_timeout=0.6, token_lifetime=5.0,
+                  app_message_timeout=0.4, runlog_line_interval=0.005)
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+Msg = dict[str, Any]
+
+
+class SilentProtocol(ClientProtocol):
+    """A client that never answers pings (to be idle while the TCP connection is fine)."""
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.PING:
+            return
+        super().recv_frame(frame)
+
+
+class SilentConnection(ClientConnection):
+    def __init__(self, protocol: ClientProtocol, **kwargs: Any) -> None:
+        protocol.__class__ = SilentProtocol
+        super().__init__(protocol, **kwargs)
+
+
+class Api:
+    """A small client of one running server."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.client_id, self.secret = next(iter(server.config.clients.items()))
+        self.http = httpx.AsyncClient(base_url=server.base_url, timeout=5.0)
+        self.ws_url = server.base_url.replace("http://", "ws://") + ws_progress.SOCKET_PATH
+
+    async def token(self, max_age: int | None = None) -> str:
+        body: Msg = {"clientId": self.client_id, "secret": self.secret}
+        if max_age is not None:
+            body["maxAge"] = max_age
+        r = await self.http.post(ws_progress.TOKEN_PATH, json=body)
+        assert r.status_code == 200, r.text
+        return r.text
+
+    def connect(self, token: str | None, *, silent: bool = False, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return connect(self.ws_url, additional_headers=headers, ping_interval=None,
+                       create_connection=SilentConnection if silent else None, **kw)
+
+    async def submit(self, token: str, body: Any, connection_id: str | None = None,
+                     **headers: str) -> httpx.Response:
+        h = {"Authorization": f"Bearer {token}", **headers}
+        if connection_id is not None:
+            h["connection-id"] = connection_id
+        return await self.http.post(ws_progress.JOBS_PATH, json=body, headers=h)
+
+    async def get(self, token: str, path: str) -> httpx.Response:
+        return await self.http.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    running = start_in_thread(ServerConfig(timings=TIMINGS))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def api(server: RunningServer) -> AsyncIterator[Api]:
+    client = Api(server)
+    yield client
+    await client.http.aclose()
+
+
+@pytest.fixture
+def faulty() -> Iterator[Callable[..., RunningServer]]:
+    started: list[RunningServer] = []
+
+    def start(*faults: str, **config: Any) -> RunningServer:
+        running = start_in_thread(ServerConfig(timings=TIMINGS, faults=check_names(faults), **config))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+def payload(msg: Msg) -> Msg:
+    return msg["messagePayload"]  # type: ignore[no-any-return]
+
+
+async def recv(ws: ClientConnection, timeout: float = 3.0) -> Msg:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))  # type: ignore[no-any-return]
+
+
+async def run_to_end(ws: ClientConnection, job_id: str, answer: bool | None = None) -> list[Msg]:
+    """Messages of one job until its terminal status; APP_MESSAGEs answered with ``answer``."""
+    seen: list[Msg] = []
+    while True:
+        msg = await recv(ws)
+        assert msg["computeJobId"] == job_id
+        seen.append(msg)
+        if msg["messageType"] == "APP_MESSAGE" and answer is not None:
+            await ws.send(json.dumps({"computeJobId": job_id, "messageType": "APP_MESSAGE_RESPONSE",
+                                      "messagePayload": {"appMessageId": payload(msg)["appMessageId"],
+                                                         "appMessage": {"interruptSolve": answer}}}))
+        if msg["messageType"] == "JOB_STATUS_UPDATED" and payload(msg)["status"] in TERMINAL:
+            return seen
+
+
+def statuses(msgs: list[Msg]) -> list[str]:
+    return [payload(m)["status"] for m in msgs if m["messageType"] == "JOB_STATUS_UPDATED"]
+
+
+def run_log(msgs: list[Msg]) -> list[int]:
+    """Line numbers covered by the RUNLOG_UPDATED messages, checking each range's own shape."""
+    numbers: list[int] = []
+    for m in msgs:
+        if m["messageType"] == "RUNLOG_UPDATED":
+            p = payload(m)
+            assert p["endLine"] - p["startLine"] + 1 == len(p["lines"])
+            numbers.extend(range(p["startLine"], p["endLine"] + 1))
+    return numbers
+
+
+async def expect_close(ws: ClientConnection, timeout: float = 3.0) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return ws.close_code
+
+
+# --- token and handshake ------------------------------------------------------------------------
+async def test_token_endpoint(api: Api) -> None:
+    r = await api.http.post(ws_progress.TOKEN_PATH, json={"clientId": api.client_id, "secret": api.secret})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain") and r.text
+    bad = await api.http.post(ws_progress.TOKEN_PATH, json={"clientId": api.client_id, "secret": "nope"})
+    assert bad.status_code == 401 and bad.headers["content-type"].startswith("application/problem+json")
+    assert bad.json()["status"] == 401
+    unknown = await api.http.post(ws_progress.TOKEN_PATH, json={"clientId": "who", "secret": api.secret})
+    assert unknown.status_code == 401
+    assert (await api.http.post(ws_progress.TOKEN_PATH, content=b"{nope")).status_code == 400
+    assert (await api.http.post(ws_progress.TOKEN_PATH, json={"clientId": 1})).status_code == 422
+    assert (await api.get(r.text, "/api/compute-jobs/nope")).status_code == 404
+    assert (await api.get("not-a-token", "/api/compute-jobs/nope")).status_code == 401
+    assert (await api.http.get("/api/compute-jobs/nope")).status_code == 401
+
+
+async def test_handshake(api: Api) -> None:
+    for token in (None, "forged"):
+        with pytest.raises(InvalidStatus) as info:
+            async with api.connect(token):
+                pass
+        assert info.value.response.status_code == 401
+    token = await api.token()
+    async with api.connect(token) as a, api.connect(token) as b:
+        ids = {a.response.headers["connection-id"], b.response.headers["connection-id"]}
+        assert len(ids) == 2 and all(ids)
+        assert "permessage-deflate" in a.response.headers.get("Sec-WebSocket-Extensions", "")
+        await a.ping(b"client ping")  # the server answers client pings itself (autoping is off)
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+async def test_full_job_sequence(api: Api) -> None:
+    token = await api.token()
+    async with api.connect(token) as ws:
+        r = await api.submit(token, {"id": "full.job_1", "execution": {"threads": 4, "priority": 0},
+                                     "solver": {"action": "solve", "callbacks": []},
+                                     "conformanceJob": {"runLogLines": 12, "startDelayMs": 100}},
+                             ws.response.headers["connection-id"])
+        assert r.status_code == 201 and r.headers["Location"] == "/api/compute-jobs/full.job_1"
+        job = r.json()
+        assert job["id"] == "full.job_1" and job["status"] == "QUEUED" and job["executionAttempts"] == 1
+        early = await api.get(token, "/api/compute-jobs/full.job_1/results")
+        assert early.status_code == 409
+        msgs = await run_to_end(ws, "full.job_1")
+    assert statuses(msgs) == ["QUEUED", "EXECUTING", "COMPLETING", "COMPLETED"]
+    assert run_log(msgs) == list(range(1, 13))
+    kinds = [m["messageType"] for m in msgs]
+    done = kinds.index("RUNLOG_COMPLETED")
+    assert payload(msgs[done]) == {"totalLines": 12} and done > max(
+        i for i, k in enumerate(kinds) if k == "RUNLOG_UPDATED")
+    last = payload(msgs[-1])
+    assert last["executionAttempts"] == 1 and last["resultsUrl"] and last["runLogUrl"]
+    assert all("resultsUrl" not in payload(m) for m in msgs[:-1] if m["messageType"] == "JOB_STATUS_UPDATED")
+    got = await api.get(token, "/api/compute-jobs/full.job_1")
+    assert got.json()["status"] == "COMPLETED" and got.json()["resultsUrl"] == last["resultsUrl"]
+    results = await api.get(token, last["resultsUrl"])
+    assert results.status_code == 200 and results.json()["computeJobId"] == "full.job_1"
+    assert results.json()["status"] == "COMPLETED" and isinstance(results.json()["result"], dict)
+    text = await api.get(token, last["runLogUrl"])
+    assert text.headers["content-type"].startswith("text/plain") and len(text.text.splitlines()) == 12
+
+
+async def test_failing_job_and_quiet_run_log(api: Api) -> None:
+    token = await api.token()
+    async with api.connect(token) as ws:
+        r = await api.submit(token, {"runLogMessages": False,
+                                     "conformanceJob": {"runLogLines": 4, "outcome": "FAILED"}},
+                             ws.response.headers["connection-id"])
+        msgs = await run_to_end(ws, r.json()["id"])
+    assert statuses(msgs) == ["QUEUED", "EXECUTING", "FAILED"]
+    assert not [m for m in msgs if m["messageType"].startswith("RUNLOG")]
+
+
+@pytest.mark.parametrize("answer, final", [(False, "COMPLETED"), (True, "CANCELLED"), (None, "FAILED")])
+async def test_app_message(api: Api, answer: bool | None, final: str) -> None:
+    token = await api.token()
+    async with api.connect(token) as ws:
+        r = await api.submit(token, {"conformanceJob": {"runLogLines": 6, "appMessages": 1}},
+                             ws.response.headers["connection-id"])
+        started = time.monotonic()
+        msgs = await run_to_end(ws, r.json()["id"], answer)
+    asks = [m for m in msgs if m["messageType"] == "APP_MESSAGE"]
+    assert len(asks) == 1 and payload(asks[0])["appMessageType"] == "SOLVER_CALLBACK"
+    assert payload(asks[0])["appMessage"] == {"iteration": 1}
+    before = run_log(msgs[:msgs.index(asks[0])])
+    assert before == [1, 2, 3]  # raised after half the run-log lines
+    assert statuses(msgs)[-1] == final
+    if answer is None:
+        assert time.monotonic() - started >= TIMINGS.app_message_timeout
+
+
+async def test_submission_errors(api: Api) -> None:
+    token = await api.token()
+    assert (await api.submit("bad", {})).status_code == 401
+    r = await api.http.post(ws_progress.JOBS_PATH, content=b"{}", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.json()["status"] == 415
+    r = await api.http.post(ws_progress.JOBS_PATH, content=b"{", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/vnd.com.fico.xpress.insight.v2+json"})
+    assert r.status_code == 400
+    bodies: list[Any] = [{"id": "has space"}, {"id": "x" * 61}, {"execution": {"threads": 0}},
+                         {"execution": {"priority": 101}}, {"runLogMessages": "yes"}, [],
+                         {"conformanceJob": {"outcome": "MAYBE"}}, {"solver": {"callbacks": "x"}}]
+    for body in bodies:
+        assert (await api.submit(token, body)).status_code == 422, body
+    assert (await api.submit(token, {}, "no-such-connection")).status_code == 422
+    async with api.connect(token) as ws:
+        closed_id = ws.response.headers["connection-id"]
+    await asyncio.sleep(0.05)
+    assert (await api.submit(token, {}, closed_id)).status_code == 422
+    assert (await api.submit(token, {"id": "dup", "conformanceJob": {"runLogLines": 0}})).status_code == 201
+    dup = await api.submit(token, {"id": "dup"})
+    assert dup.status_code == 409 and dup.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_events_go_only_to_the_named_socket(api: Api) -> None:
+    token = await api.token()
+    async with api.connect(token) as a, api.connect(token) as b:
+        r = await api.submit(token, {"conformanceJob": {"runLogLines": 3}}, a.response.headers["connection-id"])
+        await run_to_end(a, r.json()["id"])
+        with pytest.raises(asyncio.TimeoutError):
+            await recv(b, timeout=0.2)
+
+
+async def test_subscribe_replays_and_routes(api: Api) -> None:
+    token = await api.token()
+    async with api.connect(token) as a, api.connect(token) as b:
+        done = await api.submit(token, {"conformanceJob": {"runLogLines": 10}}, a.response.headers["connection-id"])
+        await run_to_end(a, done.json()["id"])
+        live = await api.submit(token, {"conformanceJob": {"runLogLines": 5, "startDelayMs": 300}},
+                                a.response.headers["connection-id"])
+        await b.send(json.dumps({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
+            {"computeJobId": "unknown-job", "executionAttempts": 1, "lastRunLogLine": 0},
+            {"computeJobId": done.json()["id"], "executionAttempts": 1, "lastRunLogLine": 4},
+            {"computeJobId": live.json()["id"], "executionAttempts": 1, "lastRunLogLine": 0}]}}))
+        current = await recv(b)
+        assert current["messageType"] == "CURRENT_JOB_STATUS" and current["computeJobId"] == done.json()["id"]
+        assert payload(current)["status"] == "COMPLETED" and payload(current)["resultsUrl"]
+        replay = await recv(b)
+        assert replay["messageType"] == "RUNLOG_UPDATED"
+        assert (payload(replay)["startLine"], payload(replay)["endLine"]) == (5, 10)
+        assert payload(replay)["lines"][0].endswith("line 5 of 10")
+        assert payload(await recv(b)) == {"totalLines": 10}
+        queued = await recv(b)
+        assert queued["messageType"] == "CURRENT_JOB_STATUS" and payload(queued)["status"] == "QUEUED"
+        msgs = await run_to_end(b, live.json()["id"])
+        assert statuses(msgs) == ["EXECUTING", "COMPLETING", "COMPLETED"] and run_log(msgs) == [1, 2, 3, 4, 5]
+
+
+async def test_delete_cancels(api: Api) -> None:
+    token = await api.token()
+    async with api.connect(token) as ws:
+        r = await api.submit(token, {"conformanceJob": {"runLogLines": 500, "lineIntervalMs": 10}},
+                             ws.response.headers["connection-id"])
+        path = r.headers["Location"]
+        await recv(ws)
+        assert (await api.get(token, path)).json()["status"] in ("QUEUED", "EXECUTING")
+        assert (await api.http.delete(path, headers={"Authorization": f"Bearer {token}"})).status_code == 204
+        msgs = await run_to_end(ws, r.json()["id"])
+        assert statuses(msgs)[-1] == "CANCELLED"
+    assert (await api.get(token, path)).status_code == 404
+    assert (await api.http.delete(path, headers={"Authorization": f"Bearer {token}"})).status_code == 404
+
+
+# --- keepalive and token expiry -----------------------------------------------------------------
+async def test_idle_close(api: Api) -> None:
+    token = await api.token()
+
+    async def silent(pong: bytes | None) -> tuple[int | None, float]:
+        async with api.connect(token, silent=True) as ws:
+            opened = time.monotonic()
+            if pong is not None:  # a pong with data no ping carried is no sign of life
+                async def wrong_pongs() -> None:
+                    while True:
+                        await ws.pong(pong)
+                        await asyncio.sleep(0.1)
+                pinger = asyncio.create_task(wrong_pongs())
+            code = await expect_close(ws)
+            if pong is not None:
+                pinger.cancel()
+            return code, time.monotonic() - opened
+
+    async def lively() -> bool:
+        async with api.connect(token) as ws:  # answers pings automatically
+            await asyncio.sleep(TIMINGS.idle_timeout * 1.6)
+            return ws.close_code is None
+
+    (code, after), (wrong_code, _), alive = await asyncio.gather(silent(None), silent(b"wrong"), lively())
+    assert code == 4000 and wrong_code == 4000 and alive
+    assert TIMINGS.idle_timeout - 0.05 <= after <= TIMINGS.idle_timeout + 0.4
+
+
+async def test_token_expiry_and_update(api: Api) -> None:
+    async def expires() -> tuple[int | None, float]:
+        async with api.connect(await api.token(max_age=1)) as ws:
+            opened = time.monotonic()
+            return await expect_close(ws), time.monotonic() - opened
+
+    async def refreshed() -> bool:
+        async with api.connect(await api.token(max_age=1)) as ws:
+            await asyncio.sleep(0.5)
+            fresh = await api.token()
+            await ws.send(json.dumps({"messageType": "UPDATE_TOKEN", "messagePayload": {"token": fresh}}))
+            await asyncio.sleep(0.8)
+            return ws.close_code is None
+
+    async def forged() -> int | None:
+        async with api.connect(await api.token()) as ws:
+            await ws.send(json.dumps({"messageType": "UPDATE_TOKEN", "messagePayload": {"token": "forged"}}))
+            return await expect_close(ws)
+
+    (code, after), extended, forged_code = await asyncio.gather(expires(), refreshed(), forged())
+    assert code == 4001 and 0.95 <= after <= 1.3
+    assert extended and forged_code == 1008
+
+
+async def test_malformed_frames_close_only_that_socket(api: Api) -> None:
+    token = await api.token()
+    frames: list[str | bytes] = [
+        "not json", "[1]", json.dumps({"messageType": "NOPE", "messagePayload": {}}),
+        json.dumps({"messageType": "UPDATE_TOKEN"}), json.dumps({"messagePayload": {}}),
+        json.dumps({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [{"computeJobId": 1}]}}),
+        json.dumps({"messageType": "APP_MESSAGE_RESPONSE", "messagePayload": {"appMessageId": "x"}})]
+    async with api.connect(token) as bystander:
+        for frame in frames:
+            async with api.connect(token) as ws:
+                await ws.send(frame)
+                assert await expect_close(ws) == 1008, frame
+        async with api.connect(token) as ws:
+            await ws.send(b"\x00\x01")
+            assert await expect_close(ws) in (1003, 1008)
+        async with api.connect(token, max_size=None) as ws:
+            await ws.send("x" * (64 * 1024 + 1))
+            assert await expect_close(ws) == 1009
+        await bystander.send(json.dumps({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": []}}))
+        await asyncio.wait_for(await bystander.ping(), 1.0)
+        assert bystander.close_code is None
+
+
+# --- faults ---------------------------------------------------------------------------------------
+def test_fault_names() -> None:
+    assert {f.name for f in ws_progress.FAULTS} == {
+        "ws-no-connection-id", "ws-connection-id-reused", "ws-no-pings", "ws-no-idle-close",
+        "ws-idle-close-early", "ws-wrong-pong-accepted", "ws-token-expiry-ignored",
+        "ws-update-token-ignored", "ws-update-token-unchecked", "ws-expired-token-accepted",
+        "ws-handshake-no-auth", "ws-token-bad-credentials", "ws-runlog-gap", "ws-runlog-total-wrong",
+        "ws-status-out-of-order", "ws-two-terminal-statuses", "ws-events-leak",
+        "ws-missing-message-payload", "ws-unknown-connection-accepted",
+        "ws-app-message-timeout-ignored", "ws-app-message-response-ignored", "ws-subscribe-no-replay",
+        "ws-subscribe-ignored", "ws-get-status-stale", "ws-delete-ignored", "ws-malformed-frame-crash",
+        "ws-no-permessage-deflate", "ws-old-connection-routes"}
+    assert all(f.profile == "ws-progress" for f in ws_progress.FAULTS)
+
+
+async def test_handshake_and_rest_faults(faulty: Callable[..., RunningServer]) -> None:
+    server = faulty("ws-no-connection-id", "ws-token-bad-credentials", "ws-no-permessage-deflate",
+                    "ws-unknown-connection-accepted", "ws-delete-ignored", submit_status=200)
+    api = Api(server)
+    try:
+        r = await api.http.post(ws_progress.TOKEN_PATH, json={"clientId": api.client_id, "secret": "any"})
+        assert r.status_code == 200
+        token = r.text
+        async with api.connect(token) as ws:
+            assert "connection-id" not in ws.response.headers
+            assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        accepted = await api.submit(token, {"conformanceJob": {"runLogLines": 0}}, "nobody")
+        assert accepted.status_code == 200 and "Location" not in accepted.headers
+        path = f"{ws_progress.JOBS_PATH}/{accepted.json()['id']}"
+        assert (await api.http.delete(path, headers={"Authorization": f"Bearer {token}"})).status_code == 204
+        assert (await api.get(token, path)).status_code == 200
+    finally:
+        await api.http.aclose()
+
+
+async def test_job_faults(faulty: Callable[..., RunningServer]) -> None:
+    # without connection-id headers, events cannot be routed: use ws-events-leak to see them
+    server = faulty("ws-events-leak", "ws-runlog-gap", "ws-runlog-total-wrong",
+                    "ws-two-terminal-statuses", "ws-get-status-stale", "ws-status-out-of-order")
+    api = Api(server)
+    try:
+        token = await api.token()
+        async with api.connect(token) as ws:
+            r = await api.submit(token, {"conformanceJob": {"runLogLines": 6}})
+            msgs = await run_to_end(ws, r.json()["id"])
+            assert statuses(msgs)[:2] == ["EXECUTING", "QUEUED"]
+            assert run_log(msgs) == [1, 3, 4, 5, 6]
+            assert [payload(m) for m in msgs if m["messageType"] == "RUNLOG_COMPLETED"] == [{"totalLines": 5}]
+            assert statuses(await run_to_end(ws, r.json()["id"])) == ["COMPLETED"]
+            assert (await api.get(token, r.headers["Location"])).json()["status"] == "QUEUED"
+    finally:
+        await api.http.aclose()
+
+
+async def test_malformed_frame_crash_fault(faulty: Callable[..., RunningServer]) -> None:
+    api = Api(faulty("ws-malformed-frame-crash"))
+    try:
+        token = await api.token()
+        async with api.connect(token) as bystander, api.connect(token) as ws:
+            await ws.send("not json")
+            assert await expect_close(ws) == 1011 and await expect_close(bystander) == 1011
+    finally:
+        await api.http.aclose()
