@@ -37,7 +37,7 @@ def start_bundled(faults: tuple[str, ...] = (), db_path: str = ":memory:") -> tu
             "ws-progress": {"idle_close_code": config.idle_close_code,
                             "token_expiry_close_code": config.token_expiry_close_code,
                             "submit_status": [config.submit_status],
-                            "unknown_connection_status": [422]},
+                            "unknown_connection_status": [422], "job_timeout": 5.0},
         },
     }
     return server, settings

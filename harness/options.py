@@ -39,6 +39,7 @@ PROFILE_OPTIONS: dict[str, dict[str, Option]] = {
         "idle_close_code": Option(None, "close code of the idle disconnect (null: any code)"),
         "token_expiry_close_code": Option(None, "close code of the token-expiry disconnect (null: any code)"),
         "idle_counts_from": Option("last-pong", "idle time counts from 'last-pong' or from the unanswered 'ping'"),
+        "job_timeout": Option(20.0, "seconds a declared job may take to reach its terminal status"),
         "jobs": Option({}, "job request bodies by name (short, failing, app-message, long); defaults are the reference server's"),
     },
     "callbacks": {},
