@@ -10,20 +10,33 @@ import time
 from pathlib import Path
 
 import yaml
+from concurrent.futures import ThreadPoolExecutor
 
-from harness.catalog import catalog, select
+from harness.catalog import Scenario, catalog, select
 from harness.session import RunSession
 from harness.verdicts import Verdict
 
 MATRIX_FILE = Path(__file__).with_name("kill_matrix.yaml")
 
 
-def run_profile(profile: str, faults: tuple[str, ...] = ()) -> dict[str, Verdict]:
+# Each scenario gets its own bundled server, so scenarios can run side by side without a fault
+# in one (events leaking, sockets closed) reaching into another: the matrix stays deterministic.
+WORKERS = {"ws-progress": 6, "feed-polling": 2}
+
+
+def _run_alone(scenario: Scenario, faults: tuple[str, ...]) -> Verdict:
     session = RunSession(settings={}, faults=faults, seed=0)
     try:
-        return {s.id: session.run(s).verdict for s in select(catalog(), profiles=[profile])}
+        return session.run(scenario).verdict
     finally:
         session.stop()
+
+
+def run_profile(profile: str, faults: tuple[str, ...] = ()) -> dict[str, Verdict]:
+    scenarios = select(catalog(), profiles=[profile])
+    with ThreadPoolExecutor(max_workers=WORKERS.get(profile, 1)) as pool:
+        verdicts = list(pool.map(lambda s: _run_alone(s, faults), scenarios))
+    return {s.id: v for s, v in zip(scenarios, verdicts)}
 
 
 def load_matrix() -> dict[str, dict[str, list[str]]]:

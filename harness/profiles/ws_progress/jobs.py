@@ -137,6 +137,7 @@ async def subscribe_replay(ctx: Context) -> None:
             if item and isinstance(item[1], dict) and item[1].get("messageType") == "RUNLOG_UPDATED":
                 last = int(payload(item[1]).get("endLine", last))
         await first.close()
+        await asyncio.sleep(float(ctx.params.get("pause_s", 0.3)))  # lines run on while no socket listens
         second = await ws.open("second")
         await second.send_json({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
             {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": last}]}})
@@ -145,6 +146,7 @@ async def subscribe_replay(ctx: Context) -> None:
         ctx.check("current-status-first", bool(types) and types[0] == "CURRENT_JOB_STATUS",
                   "SUBSCRIBE is answered with CURRENT_JOB_STATUS", expected="CURRENT_JOB_STATUS first", observed=types[:5])
         ranges = run_log(messages)
+        ctx.evidence.note(f"lastRunLogLine sent in SUBSCRIBE: {last}")
         ctx.check("replay-from-last-line", bool(ranges) and ranges[0].get("startLine") == last + 1,
                   f"the run log is replayed from line {last + 1} (after lastRunLogLine {last})",
                   expected=last + 1, observed=ranges[0].get("startLine") if ranges else None)
