@@ -74,6 +74,7 @@ class JobRequest:
     app_messages: int
     start_delay: float  # seconds
     body: Json
+    batch_lines: int = 0  # most lines per RUNLOG_UPDATED; 0: whatever accumulated
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
@@ -125,6 +126,7 @@ def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
         app_messages=_int(job.get("appMessages", 0), "conformanceJob.appMessages", 0, 100),
         start_delay=_int(job.get("startDelayMs", 0), "conformanceJob.startDelayMs", 0, 600000) / 1000,
         body=body,
+        batch_lines=_int(job.get("runLogBatchLines", 0), "conformanceJob.runLogBatchLines", 0, 10000),
     )
 
 
@@ -344,7 +346,8 @@ class JobRegistry:
             if line_no:
                 await asyncio.sleep(req.line_interval)
                 job.lines.append(f"[{job.id}] run log line {line_no} of {n}")
-                if line_no == 1 or time.monotonic() - job.last_flush >= flush_period:
+                batch_full = 0 < req.batch_lines <= len(job.lines) - job.streamed
+                if line_no == 1 or batch_full or time.monotonic() - job.last_flush >= flush_period:
                     self._flush(job)
             for iteration in [j + 1 for j, after in enumerate(due) if after == line_no]:
                 self._flush(job)

@@ -1,0 +1,24 @@
+# Two entry points: `make run` (the whole conformance suite against the bundled reference server)
+# and `make test` (the project's own tests). Both bootstrap .venv on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/conformance run
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2
+
+serve: $(STAMP)
+	$(VENV)/bin/conformance serve --timings fast
+
+clean:
+	rm -rf $(VENV) reports/2* reports/latest
