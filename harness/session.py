@@ -85,8 +85,13 @@ class RunSession:
             from dataclasses import replace
 
             target = replace(target, bundled=True, faults=self.faults)
-        self.target = target
         self.unreachable = probe(target)
+        if not self.unreachable and target.token_url and not target.token:
+            from dataclasses import replace
+
+            token, self.unreachable = client_credentials_token(target)
+            target = replace(target, token=token)
+        self.target = target
         return target
 
     def run(self, scenario: Scenario) -> Result:
@@ -146,3 +151,18 @@ def probe(target: Target) -> str | None:
     except httpx.HTTPError as exc:
         return f"target unreachable: {target.base_url}: {type(exc).__name__}: {exc}"
     return None
+
+
+def client_credentials_token(target: Target) -> tuple[str | None, str | None]:
+    """An OAuth2 client-credentials token from --token-url: (token, None) or (None, why not)."""
+    assert target.token_url
+    try:
+        with httpx.Client(timeout=target.request_timeout) as client:
+            r = client.post(target.token_url, data={"grant_type": "client_credentials"},
+                            auth=(target.client_id or "", target.client_secret or ""))
+        token = r.json().get("access_token") if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return None, f"setup failed: token URL {target.token_url}: {type(exc).__name__}"
+    if not isinstance(token, str) or not token:
+        return None, f"setup failed: token URL {target.token_url} answered {r.status_code} without an access_token"
+    return token, None

@@ -127,7 +127,8 @@ def stateful(ctx: Context) -> None:
                       f"(max_examples={conf.max_examples}, steps<={conf.stateful_step_count})")
     if runs:  # the last run is the shrunk counterexample when one failed
         ctx.evidence.exchanges.extend(runs[-1].exchanges[-300:])
-    steps = "\n".join(report)
+    # the minimal steps come as the reporter's output or, in newer Hypothesis, as exception notes
+    steps = "\n".join(report + list(getattr(failure, "__notes__", []) if failure else []))
     if steps:
         ctx.evidence.attach("counterexample", steps)
     ctx.check("feed-model", failure is None,
