@@ -146,6 +146,15 @@ def failure_text(result: Result) -> str:
     return "\n".join(lines)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if (isinstance(item, ScenarioItem) and item.result is not None and call.excinfo is not None
+            and isinstance(call.excinfo.value, ScenarioError)):
+        report.longrepr = failure_text(item.result)  # the verdict, not the harness's traceback
+    return report
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     sel = config.stash[SELECT_KEY]
     scenarios = [i.scenario for i in items if isinstance(i, ScenarioItem)]
