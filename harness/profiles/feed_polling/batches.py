@@ -40,8 +40,7 @@ def empty_feed(ctx: Context) -> None:
 def batch_shape(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = _feed(ctx)
-    fc.empty(feed)
-    marks = fc.emit(feed, int(ctx.params.get("events", 3)))
+    marks = fc.fresh(feed, int(ctx.params.get("events", 3)))
     batch = read_batch(ctx, fc, feed, "batch")
     issues = [str(i) for i in registry().issues("feed-polling/batch", batch.raw)]
     ctx.check("batch-schema", not issues, "the batch is valid by the feed-polling/batch schema",
@@ -61,8 +60,7 @@ def batch_shape(ctx: Context) -> None:
 def batch_size(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = _feed(ctx)
-    fc.empty(feed)
-    fc.emit(feed, int(ctx.params.get("events", 25)))
+    fc.fresh(feed, int(ctx.params.get("events", 25)))
     sizes = [len(b.notifications) for b in fc.drain(feed)]
     ctx.check("batch-size-bounds", bool(sizes) and all(1 <= s <= 10 for s in sizes),
               "every batch holds between 1 and 10 events", expected="1 <= size <= 10", observed=sizes)
@@ -72,8 +70,7 @@ def batch_size(ctx: Context) -> None:
 def fifo(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = _feed(ctx)
-    fc.empty(feed)
-    marks = fc.emit(feed, int(ctx.params.get("events", 37)))
+    marks = fc.fresh(feed, int(ctx.params.get("events", 37)))
     batches = fc.drain(feed, limit=len(marks) + 5)
     seen = [m for b in batches for m in b.marks if m in set(marks)]
     ctx.equal("fifo-order", marks, seen, "events are delivered once each, in emission order (FIFO)")
@@ -85,8 +82,7 @@ def fifo(ctx: Context) -> None:
 def immutable_reread(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = _feed(ctx)
-    fc.empty(feed)
-    fc.emit(feed, int(ctx.params.get("events", 3)))
+    fc.fresh(feed, int(ctx.params.get("events", 3)))
     first = read_batch(ctx, fc, feed, "first-read")
     second = read_batch(ctx, fc, feed, "second-read")
     ctx.equal("reread-batch-id", first.batch_id, second.batch_id, "a re-read returns the same batchId")
@@ -104,8 +100,7 @@ def immutable_reread(ctx: Context) -> None:
 def complete_advances(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = _feed(ctx)
-    fc.empty(feed)
-    marks = fc.emit(feed, 12)
+    marks = fc.fresh(feed, 12)
     first = read_batch(ctx, fc, feed, "first-batch")
     r = fc.complete(feed, first.batch_id)
     ctx.equal("complete-200", 200, r.status_code, "completing the open batch answers 200 OK")
@@ -124,8 +119,7 @@ def more_available(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = _feed(ctx)
     for total in ctx.params.get("totals", [15, 10, 3]):
-        fc.empty(feed)
-        fc.emit(feed, int(total))
+        fc.fresh(feed, int(total))
         remaining = int(total)
         while remaining > 0:
             batch = read_batch(ctx, fc, feed, f"batch-of-{total}")

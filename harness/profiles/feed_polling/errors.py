@@ -41,8 +41,7 @@ def case_sensitive(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = str(ctx.params.get("feed", "journey"))
     miscased = str(ctx.params.get("miscased", "Journey"))
-    fc.empty(feed)
-    marks = fc.emit(feed, 2)
+    marks = fc.fresh(feed, 2)
     batch = read_batch(ctx, fc, feed, "open-batch")
     check_problem_404(ctx, fc.next(miscased), f"GET {miscased}/next")
     check_problem_404(ctx, fc.complete(miscased, batch.batch_id), f"POST {miscased}/{{batchId}}/complete")
@@ -62,8 +61,7 @@ def stale_complete(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = str(ctx.params.get("feed", "journey"))
     status = int(ctx.option("stale_complete_status"))
-    fc.empty(feed)
-    marks = fc.emit(feed, 12)
+    marks = fc.fresh(feed, 12)
     first = read_batch(ctx, fc, feed, "first-batch")
     ctx.equal("complete-200", 200, fc.complete(feed, first.batch_id).status_code,
               "completing the open batch answers 200")
@@ -101,8 +99,7 @@ def _junk_requests(fc: FeedClient, feed: str, batch_id: str) -> list[tuple[str, 
 def malformed_input(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = str(ctx.params.get("feed", "journey"))
-    fc.empty(feed)
-    marks = fc.emit(feed, 2)
+    marks = fc.fresh(feed, 2)
     batch = read_batch(ctx, fc, feed, "open-batch")
     for method, url, body in _junk_requests(fc, feed, batch.batch_id):
         r = fc.http.request(method, url, content=body, headers=fc.headers)
@@ -118,8 +115,7 @@ def malformed_input(ctx: Context) -> None:
 def auth_required(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = str(ctx.params.get("feed", "journey"))
-    fc.empty(feed)
-    marks = fc.emit(feed, 2)
+    marks = fc.fresh(feed, 2)
     batch = read_batch(ctx, fc, feed, "open-batch")
     bad: list[tuple[str, dict[str, str]]] = [
         ("missing", {}), ("malformed", {"Authorization": "Bearer"}),

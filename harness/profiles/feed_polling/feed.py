@@ -83,6 +83,11 @@ class FeedClient:
                               f"status {r.status_code}, body {r.text[:200]!r}")
         return marks
 
+    def fresh(self, feed: str, count: int) -> list[str]:
+        """Empty the feed, then emit ``count`` marked events into it; their marks."""
+        self.empty(feed)
+        return self.emit(feed, count)
+
     def empty(self, feed: str) -> None:
         """Discard, then drain whatever is left, until the feed reads as empty."""
         r = self.discard_all(feed)

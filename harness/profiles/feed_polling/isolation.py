@@ -14,8 +14,7 @@ from harness.runner import Context, executor
 def discard_all(ctx: Context) -> None:
     fc = FeedClient(ctx)
     feed = str(ctx.params.get("feed", "journey"))
-    fc.empty(feed)
-    fc.emit(feed, 5)
+    fc.fresh(feed, 5)
     read_batch(ctx, fc, feed, "open-batch")
     ctx.equal("discard-200", 200, fc.discard_all(feed).status_code, "discardAll answers 200 OK")
     ctx.equal("discard-then-204", 204, fc.next(feed).status_code, "after discardAll, next answers 204")
