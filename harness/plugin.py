@@ -61,11 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve_settings(opt("conformance_config"), overrides)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    level = Level(settings.pop("level", "MAY"))
     selection = {"profiles": settings.pop("profiles", None) or IMPLEMENTED_PROFILES,
-                 "patterns": settings.pop("select", None) or [],
-                 "level": Level(settings.pop("level", "MAY"))}
+                 "patterns": settings.pop("select", None) or [], "level": level}
     run = RunSession(settings=settings, faults=tuple(opt("conformance_reference_fault")),
-                     strict=bool(settings.pop("strict", False)), level=selection["level"],
+                     strict=bool(settings.pop("strict", False)), level=level,
                      seed=int(settings.pop("seed", 0)),
                      report_root=Path(settings.pop("report_dir")) if settings.get("report_dir") else None)
     if opt("conformance_run_id"):

@@ -79,9 +79,9 @@ def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0
             await runner.setup()
             site = web.TCPSite(runner, host, port)
             await site.start()
-            server = site._server
-            assert server is not None and server.sockets  # type: ignore[union-attr]
-            bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            server: Any = site._server
+            assert server is not None and server.sockets
+            bound = server.sockets[0].getsockname()[1]
         except BaseException as exc:  # surface boot errors to the caller, not a timeout
             ready.set_exception(exc)
             return

@@ -70,7 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"conformance: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    root = Path(args.report_dir or settings.get("report_dir") or "reports")
+    root = Path(str(args.report_dir or settings.get("report_dir") or "reports"))
     run_id = new_run_id()
     out = root / run_id
     try:

@@ -60,8 +60,8 @@ class SocketRecorder:
         self.evidence.frames.append(entry)
 
 
-def _control_data(data: bytes) -> str:
-    return data.hex()
+def _control_data(data: bytes | bytearray | memoryview) -> str:
+    return bytes(data).hex()
 
 
 class RecordingProtocol(ClientProtocol):
@@ -154,7 +154,7 @@ class ProgressSocket:
             hdrs = dict(r.headers.raw_items())
             self.rec.record("received", "handshake", {"status": r.status_code,
                                                       "headers": self.evidence.redactor.headers(hdrs)})
-            raise HandshakeRefused(r.status_code, hdrs, r.body or b"") from exc
+            raise HandshakeRefused(r.status_code, hdrs, bytes(r.body or b"")) from exc
         except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
             self.rec.record("event", "handshake-error", f"{type(exc).__name__}: {exc}")
             raise TargetUnreachable(f"WebSocket handshake to {url} failed: {type(exc).__name__}: {exc}") from exc
@@ -187,7 +187,7 @@ class ProgressSocket:
         except ConnectionClosed:
             pass
         finally:
-            rcvd = self.conn.close_rcvd
+            rcvd = self.conn.protocol.close_rcvd
             self._set_closed(Closed(rcvd.code if rcvd else None, rcvd.reason if rcvd else "",
                                     time.monotonic()))
 

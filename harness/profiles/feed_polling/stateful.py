@@ -33,8 +33,8 @@ def machine_for(ctx: Context, feed: str, runs: list[Evidence]) -> type[RuleBased
             runs.append(self.evidence)
             self.http = HttpClient(self.evidence, token=ctx.target.token, timeout=ctx.target.request_timeout)
             self.fc = FeedClient(ctx, http=self.http)
-            self.pending: list[str] = []
-            self.open: tuple[str, list[str]] | None = None
+            self.pending: list[str | None] = []
+            self.open: tuple[str, list[str | None]] | None = None
             self.done_ids: list[str] = []
 
         def teardown(self) -> None:
@@ -72,6 +72,7 @@ def machine_for(ctx: Context, feed: str, runs: list[Evidence]) -> type[RuleBased
             else:
                 self.expect((batch.batch_id, batch.marks) == self.open, "re-read returns the same batch",
                             self.open, (batch.batch_id, batch.marks))
+            assert self.open is not None
             more = len(self.pending) > len(self.open[1])
             self.expect(batch.more_available is more, "moreAvailable", more, batch.more_available)
 
@@ -114,7 +115,7 @@ def stateful(ctx: Context) -> None:
                     stateful_step_count=int(ctx.option("stateful_steps")), deadline=None,
                     database=None, derandomize=not ctx.seed, print_blob=False,
                     suppress_health_check=list(HealthCheck))
-    report: list[str] = []
+    report: list[object] = []
     started = time.monotonic()
     failure: ModelMismatch | None = None
     try:
@@ -128,7 +129,7 @@ def stateful(ctx: Context) -> None:
     if runs:  # the last run is the shrunk counterexample when one failed
         ctx.evidence.exchanges.extend(runs[-1].exchanges[-300:])
     # the minimal steps come as the reporter's output or, in newer Hypothesis, as exception notes
-    steps = "\n".join(report + list(getattr(failure, "__notes__", []) if failure else []))
+    steps = "\n".join([str(r) for r in report] + list(getattr(failure, "__notes__", []) if failure else []))
     if steps:
         ctx.evidence.attach("counterexample", steps)
     ctx.check("feed-model", failure is None,

@@ -157,7 +157,7 @@ async def subscribe_finished(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
         sock = await ws.open("runner")
         job_id, messages = await ws.job(sock, "short")
-        final = statuses(messages)[-1:] or [None]
+        final: list[str | None] = [*statuses(messages)[-1:]] or [None]
         later = await ws.open("later")
         await later.send_json({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
             {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": 0}]}})
@@ -174,7 +174,8 @@ async def rest_get_delete(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
         sock = await ws.open("rest")
         job_id, messages = await ws.job(sock, "short")
-        last = (statuses(messages) or [None])[-1]
+        seen = statuses(messages)
+        last = seen[-1] if seen else None
         url = ws.base + ctx.option("jobs_path") + "/" + job_id
         r = await ws.http.request("GET", url, bearer=await ws.rest_token())
         body = json_body(r)
