@@ -97,6 +97,8 @@ class Evidence:
         self.attachments[name] = self.redactor.text(text)
 
     def as_dict(self) -> dict[str, Any]:
+        """Everything, redacted again with every secret known by now (a token is often learned
+        only from the response that carried it, after that exchange was recorded)."""
         out: dict[str, Any] = {"exchanges": self.exchanges}
         if self.frames:
             out["frames"] = self.frames
@@ -106,7 +108,8 @@ class Evidence:
             out["notes"] = self.notes
         if self.attachments:
             out["attachments"] = self.attachments
-        return out
+        redacted: dict[str, Any] = self.redactor.json(out)
+        return redacted
 
     def transcript_text(self) -> str:
         """A human-readable transcript of every exchange and frame, for Allure and HTML."""
@@ -132,4 +135,4 @@ class Evidence:
                 data = e.get("data")
                 shown = json.dumps(data)[:500] if data is not None else ""
                 lines.append(f"[{e['at']:9.3f}s] ws {e['socket']} {e['direction']} {e['type']} {shown}")
-        return "\n".join(lines)
+        return self.redactor.text("\n".join(lines))

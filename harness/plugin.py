@@ -143,7 +143,7 @@ def failure_text(result: Result) -> str:
              f"clause ({s.source.seed}): {s.source.clause.strip()}", f"reason: {result.reason}"]
     if result.failure is not None:
         lines += [f"expected: {result.failure.expected!r}", f"observed: {result.failure.observed!r}"]
-    return "\n".join(lines)
+    return result.evidence.redactor.text("\n".join(lines))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -183,7 +183,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     width = max(len(r.scenario.id) for r in run.results)
     for r in run.results:
         tr.write_line(f"{r.scenario.id:<{width}}  {r.verdict:<5}  {r.scenario.level:<6}  "
-                      f"{r.duration:6.2f}s  {r.reason[:100] if r.verdict is not Verdict.PASS else ''}")
+                      f"{r.duration:6.2f}s  {r.evidence.redactor.text(r.reason)[:100] if r.verdict is not Verdict.PASS else ''}")
     counts = {v: sum(1 for r in run.results if r.verdict is v) for v in Verdict}
     tr.write_line("  ".join(f"{v}: {n}" for v, n in counts.items()) + f"  exit code: {run.exit_code()}")
     out = run.report_dir()

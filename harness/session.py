@@ -70,7 +70,9 @@ class RunSession:
 
             self._server, served = start_bundled(self.faults)
             for key, value in served.items():
-                if key == "options":
+                if key == "timings":  # declared timings override the served ones key by key
+                    settings["timings"] = {**value, **(settings.get("timings") or {})}
+                elif key == "options":
                     opts = dict(settings.get("options") or {})
                     for profile, declared in value.items():
                         opts[profile] = {**declared, **(opts.get(profile) or {})}
@@ -95,12 +97,19 @@ class RunSession:
         return target
 
     def run(self, scenario: Scenario) -> Result:
-        target = self.start()
-        if self.unreachable:
-            result = Result(scenario, Verdict.ERROR, self.unreachable, [],
-                            Evidence(Redactor(target.secrets)), time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
+        if self.target is None and self.unreachable is None:
+            try:
+                self.start()
+            except ConfigError:
+                raise
+            except Exception as exc:  # e.g. the bundled server cannot start: ERROR, not FAIL
+                self.unreachable = f"setup failed: {type(exc).__name__}: {exc}"
+        if self.target is None or self.unreachable:
+            secrets = self.target.secrets if self.target else []
+            result = Result(scenario, Verdict.ERROR, self.unreachable or "setup failed", [],
+                            Evidence(Redactor(secrets)), time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
         else:
-            result = run_scenario(scenario, target, run_id=self.run_id, seed=self.seed)
+            result = run_scenario(scenario, self.target, run_id=self.run_id, seed=self.seed)
         self.results.append(result)
         return result
 

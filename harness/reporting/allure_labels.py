@@ -13,6 +13,7 @@ _SEVERITY = {"MUST": allure.severity_level.CRITICAL, "SHOULD": allure.severity_l
 
 def decorate(result: Result) -> None:
     s = result.scenario
+    red = result.evidence.redactor
     allure.dynamic.epic(s.profile)
     allure.dynamic.feature(s.requirement)
     allure.dynamic.story(s.title)
@@ -22,17 +23,17 @@ def decorate(result: Result) -> None:
     allure.dynamic.tag(*s.tags, str(s.level))
     allure.dynamic.link(f"seeds/{s.source.seed}", name=f"clause: {s.source.seed}")
     allure.dynamic.description(f"**{s.level}** - {s.source.seed}\n\n> {s.source.clause.strip()}\n\n"
-                               f"Verdict: **{result.verdict}** {result.reason}")
+                               f"Verdict: **{result.verdict}** {red.text(result.reason)}")
     allure.attach(result.evidence.transcript_text() or "(no traffic)", name="transcript",
                   attachment_type=allure.attachment_type.TEXT)
-    allure.attach(json.dumps([c.as_dict() for c in result.checks], indent=2, default=str),
+    allure.attach(json.dumps(red.json([c.as_dict() for c in result.checks]), indent=2, default=str),
                   name="checks", attachment_type=allure.attachment_type.JSON)
     if result.failure is not None:
-        allure.attach(json.dumps({"expected": result.failure.expected,
-                                  "observed": result.failure.observed}, indent=2, default=str),
+        allure.attach(json.dumps(red.json({"expected": result.failure.expected,
+                                           "observed": result.failure.observed}), indent=2, default=str),
                       name="expected vs observed", attachment_type=allure.attachment_type.JSON)
     if result.evidence.timings:
         allure.attach(json.dumps(result.evidence.timings, indent=2), name="timeline",
                       attachment_type=allure.attachment_type.JSON)
     for name, text in result.evidence.attachments.items():
-        allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+        allure.attach(red.text(text), name=name, attachment_type=allure.attachment_type.TEXT)

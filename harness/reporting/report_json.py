@@ -21,7 +21,7 @@ def scenario_entry(result: Result) -> dict[str, Any]:
     if result.failure is not None:
         failure = {"check": result.failure.name, "message": result.failure.message,
                    "expected": result.failure.expected, "observed": result.failure.observed}
-    return {
+    entry = {
         "id": s.id, "title": s.title, "profile": s.profile, "level": str(s.level),
         "requirement": s.requirement, "kind": s.kind, "tags": list(s.tags),
         "source": {"seed": s.source.seed, "clause": s.source.clause},
@@ -29,6 +29,8 @@ def scenario_entry(result: Result) -> dict[str, Any]:
         "duration_s": result.duration, "checks": [c.as_dict() for c in result.checks],
         "failure": failure, "evidence": result.evidence.as_dict(),
     }
+    redacted: dict[str, Any] = result.evidence.redactor.json(entry)
+    return redacted
 
 
 def build_report(results: list[Result], target: Target | None, *, run_id: str, started: float,

@@ -76,7 +76,7 @@ class RecordingProtocol(ClientProtocol):
                 rec.record("event", "pong-withheld", at=now)
                 return
             if rec.ping_mode is PingMode.WRONG:
-                self.send_frame(Frame(Opcode.PONG, b"wrong:" + frame.data[::-1]))
+                self.send_frame(Frame(Opcode.PONG, (b"wrong:" + bytes(frame.data)[::-1])[:125]))
                 return
         elif frame.opcode is Opcode.PONG:
             rec.record("received", "pong", _control_data(frame.data), at=now)

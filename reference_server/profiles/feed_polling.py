@@ -36,6 +36,7 @@ FAULTS: list[Fault] = [
     _fault("fp-eleven-event-batch", "batches hold up to 11 events"),
     _fault("fp-wrong-more-available", "moreAvailable is always false"),
     _fault("fp-discard-all-noop", "discardAll answers 200 but keeps every event"),
+    _fault("fp-discard-all-feeds", "discardAll archives every feed of the tenant, not just the one named"),
     _fault("fp-stale-complete-advances", "completing an unknown or old batchId completes the open batch"),
     _fault("fp-empty-batch-200", "an empty feed answers 200 with an empty batch instead of 204"),
     _fault("fp-no-auth-check", "any or no bearer token is accepted"),
@@ -162,7 +163,8 @@ class _Handlers:
             return resolved
         tenant, feed = resolved
         if "fp-discard-all-noop" not in self.faults:
-            request.app[STORE_KEY].discard_all(tenant, feed)
+            for target in (FEED_IDS if "fp-discard-all-feeds" in self.faults else (feed,)):
+                request.app[STORE_KEY].discard_all(tenant, target)
         return web.Response(status=200)
 
 

@@ -6,7 +6,7 @@ complete"; "Once a batch is marked as complete the events can no longer be retri
 """
 from __future__ import annotations
 
-from harness.profiles.feed_polling.feed import EVENT_TYPE, MARK_KEY, Batch, FeedClient, parse_batch
+from harness.profiles.feed_polling.feed import EVENT_TYPE, Batch, FeedClient, check_head, mark_of, parse_batch
 from harness.runner import Context, executor
 from harness.schemas import registry
 
@@ -46,14 +46,13 @@ def batch_shape(ctx: Context) -> None:
     ctx.check("batch-schema", not issues, "the batch is valid by the feed-polling/batch schema",
               expected="no schema violations", observed=issues)
     for n in batch.notifications:
-        if n.get("payload", {}).get(MARK_KEY) in marks:
+        if mark_of(n) in marks:
             ctx.equal("event-type-kept", EVENT_TYPE, n.get("eventType"), "eventType is the emitted one")
     if ctx.target.tenants:
         ctx.check("tenant-id", all(n.get("tenantId") in (fc.tenant, None) for n in batch.notifications),
                   "tenantId names the tenant that polls", expected=fc.tenant,
                   observed=[n.get("tenantId") for n in batch.notifications])
-    ctx.equal("batch-holds-emitted", marks, [m for m in batch.marks if m in marks],
-              "the batch holds the emitted events, in order")
+    check_head(ctx, "batch-holds-emitted", marks, batch, "the batch holds the oldest emitted events, in order")
 
 
 @executor("feed-polling.batch-size")

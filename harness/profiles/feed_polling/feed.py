@@ -35,6 +35,15 @@ def mark_of(notification: Any) -> str | None:
     return payload.get(MARK_KEY) if isinstance(payload, dict) else None
 
 
+def check_head(ctx: Context, name: str, expected: list[str], batch: Batch, message: str) -> bool:
+    """The batch holds the oldest of ``expected``, in order: a non-empty prefix (seed 002: "a batch
+    can contain between 1... to ... 10 Events", so it need not hold them all). Unmarked (foreign)
+    events are ignored."""
+    ours = [m for m in batch.marks if m is not None]
+    return ctx.check(name, bool(ours) and ours == expected[:len(ours)], message,
+                     expected=f"a non-empty prefix of {expected}", observed=batch.marks)
+
+
 def parse_batch(response: httpx.Response) -> Batch | None:
     """The batch of a 200 answer, or None if the body is not a batch object at all."""
     body = json_body(response)

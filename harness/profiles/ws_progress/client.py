@@ -57,9 +57,12 @@ class WsClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        failed = [t.exception() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*(s.close() for s in self.sockets), return_exceptions=True)
+        if failed:  # the client could not refresh its token: the verdict cannot stand
+            raise SetupFailed(f"token refresh failed during the scenario: {failed[0]}") from failed[0]
 
     # -- tokens -------------------------------------------------------------------------------
     async def request_token(self, client_id: str | None = None, secret: str | None = None,
@@ -98,8 +101,11 @@ class WsClient:
         except HandshakeRefused as exc:
             raise SetupFailed(f"socket {name}: handshake refused with HTTP {exc.status}") from exc
         if refresh:
-            self._tasks.append(asyncio.create_task(self._refresh(sock)))
+            self.keep_fresh(sock)
         return sock
+
+    def keep_fresh(self, sock: ProgressSocket) -> None:
+        self._tasks.append(asyncio.create_task(self._refresh(sock)))
 
     async def _refresh(self, sock: ProgressSocket) -> None:
         """A well-behaved client: UPDATE_TOKEN with a fresh token well before each expiry."""
@@ -150,7 +156,7 @@ class WsClient:
                                       "messagePayload": {"appMessageId": payload(message).get("appMessageId"),
                                                          "appMessage": {"interruptSolve": not answer}}})
             if is_status(message) and payload(message).get("status") in TERMINAL:
-                await asyncio.sleep(0.1)  # let any duplicate terminal status arrive too
+                await asyncio.sleep(float(self.ctx.option("settle_s")))  # late or duplicate messages too
                 while not sock.messages.empty():
                     got.append(sock.messages.get_nowait()[1])
                 break

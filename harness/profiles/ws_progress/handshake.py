@@ -18,7 +18,8 @@ async def token(ctx: Context) -> None:
         r = await ws.request_token()
         text = r.text.strip().strip('"')
         ctx.equal("token-200", 200, r.status_code, "valid credentials get 200")
-        ctx.check("token-non-empty", bool(text), "the body is the bearer token", expected="a token", observed=text[:20])
+        ctx.check("token-non-empty", bool(text), "the body is the bearer token", expected="a token",
+                  observed=f"{len(text)} characters")
         ctx.evidence.redactor.add(text)
         for label, cid, secret in (("wrong secret", None, "wrong-" + ctx.run_id),
                                    ("unknown client", "no-such-client-" + ctx.run_id, "x" * 12)):
@@ -62,7 +63,7 @@ async def handshake_auth(ctx: Context) -> None:
 @executor("ws-progress.handshake-expired")
 async def handshake_expired(ctx: Context) -> None:
     lifetime = ctx.timing("token_lifetime")
-    wait = lifetime + ctx.target.timings.slack
+    wait = lifetime + ctx.target.timings.slack * ctx.target.timings.scale
     ctx.require_wait(wait, "an expired token")
     async with WsClient(ctx) as ws:
         tok = await ws.token()

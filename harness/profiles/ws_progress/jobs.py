@@ -14,6 +14,8 @@ from harness.profiles.ws_progress.client import TERMINAL, WsClient, is_status, p
 from harness.runner import Context, executor
 from harness.schemas import registry
 from harness.transport.http import json_body
+from harness.timing import TimingVerdict, window
+from harness.verdicts import HarnessError, SetupFailed
 
 # a status may only move forward through these ranks; terminal ones end the job
 RANK = {"QUEUED": 0, "CONNECTING": 1, "EXECUTING": 2, "COMPLETING": 3, "CANCELLING": 3,
@@ -35,9 +37,9 @@ async def message_schema(ctx: Context) -> None:
                   "every server message is {computeJobId?, messageType, messagePayload} and valid by its schema",
                   expected="no schema violations", observed=bad_in[:5] or f"{len(sock.received)} messages")
         sent = [f.get("data") for f in ctx.evidence.frames if f["direction"] == "sent" and f["type"] == "text"]
-        bad_out = [[str(i) for i in registry().issues("ws-progress/client-message", m)] for m in sent]
-        ctx.check("client-messages-valid", not any(bad_out), "the harness's own client messages are valid (self-check)",
-                  expected="no violations", observed=[b for b in bad_out if b])
+        bad_out = [b for b in ([str(i) for i in registry().issues("ws-progress/client-message", m)] for m in sent) if b]
+        if bad_out:  # the harness's own messages: a harness bug, not the target's
+            raise HarnessError(f"the harness sent client messages invalid by their schema: {bad_out[:3]}")
 
 
 @executor("ws-progress.routing")
@@ -98,15 +100,21 @@ async def runlog(ctx: Context) -> None:
                   "RUNLOG_COMPLETED is sent once and its totalLines equals the lines delivered")
 
 
-async def _app_message(ctx: Context, answer: bool | None) -> tuple[list[str], list[Any], float]:
+async def _app_message(ctx: Context, answer: bool | None) -> tuple[list[str], float | None, float | None]:
+    """Run the app-message job; its statuses, when the APP_MESSAGE came and when it FAILED."""
+    t = ctx.target.timings
     async with WsClient(ctx) as ws:
         sock = await ws.open("callbacks")
-        t0 = time.monotonic()
-        job_id, messages = await ws.job(sock, "app-message", answer=answer)
-        asked = [m for m in messages if isinstance(m, dict) and m.get("messageType") == "APP_MESSAGE"]
-        ctx.check("app-message-raised", bool(asked), "the job raises an APP_MESSAGE callback",
+        job_id = await ws.submit(sock, "app-message")
+        limit = float(ctx.option("job_timeout")) + ctx.timing("app_message_timeout") + t.slack * t.scale
+        messages = await ws.collect(sock, job_id, timeout=limit, answer=answer)
+        ctx.check("app-message-raised", any(isinstance(m, dict) and m.get("messageType") == "APP_MESSAGE"
+                                            for m in messages), "the job raises an APP_MESSAGE callback",
                   expected="an APP_MESSAGE", observed=[m.get("messageType") for m in messages if isinstance(m, dict)])
-        return statuses(messages), asked, time.monotonic() - t0
+        mine = [(at, m) for at, m in sock.received if isinstance(m, dict) and m.get("computeJobId") == job_id]
+        asked = next((at for at, m in mine if m.get("messageType") == "APP_MESSAGE"), None)
+        failed = next((at for at, m in mine if is_status(m) and payload(m).get("status") == "FAILED"), None)
+        return statuses(messages), asked, failed
 
 
 @executor("ws-progress.app-message-answered")
@@ -120,9 +128,18 @@ async def app_message_answered(ctx: Context) -> None:
 @executor("ws-progress.app-message-timeout")
 async def app_message_timeout(ctx: Context) -> None:
     ctx.require_wait(ctx.timing("app_message_timeout") * 2, "an unanswered APP_MESSAGE")
-    seen, _, _ = await _app_message(ctx, answer=None)
+    seen, asked, failed = await _app_message(ctx, answer=None)
     ctx.check("unanswered-job-fails", bool(seen) and seen[-1] == "FAILED",
               "an unanswered APP_MESSAGE fails the job after the timeout", expected="... FAILED", observed=seen)
+    t = ctx.target.timings
+    declared = ctx.timing("app_message_timeout")
+    w = window(declared, t.tolerance * t.scale, t.slack * t.scale)
+    gap = round(failed - asked, 4) if failed is not None and asked is not None else None
+    verdict = w.judge(gap)
+    ctx.evidence.timing("app-message-timeout", gap, round(w.lower, 4), round(w.upper, 4), str(verdict))
+    ctx.check("fails-after-timeout", verdict is TimingVerdict.ON_TIME,
+              f"the job fails {declared:g}s (declared) after the unanswered APP_MESSAGE, not before",
+              expected={"lower_s": round(w.lower, 4), "upper_s": round(w.upper, 4)}, observed={"after_s": gap})
 
 
 @executor("ws-progress.subscribe-replay")
@@ -130,26 +147,33 @@ async def subscribe_replay(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
         first = await ws.open("first")
         job_id = await ws.submit(first, "long")
-        last = 0
+        want, ahead = int(ctx.params.get("read_lines", 5)), int(ctx.params.get("ahead_lines", 3))
+        last, seen = 0, 0  # last: what the "lost" client saw; seen: how far the job has streamed
         deadline = time.monotonic() + float(ctx.option("job_timeout"))
-        while last < int(ctx.params.get("read_lines", 5)) and time.monotonic() < deadline:
+        while seen < want + ahead and time.monotonic() < deadline:
             item = await first.next_message(deadline - time.monotonic())
             if item and isinstance(item[1], dict) and item[1].get("messageType") == "RUNLOG_UPDATED":
-                last = int(payload(item[1]).get("endLine", last))
-        await first.close()
-        await asyncio.sleep(float(ctx.params.get("pause_s", 0.3)))  # lines run on while no socket listens
+                seen = int(payload(item[1]).get("endLine", seen))
+                last = last or (seen if seen >= want else 0)
+        if not last or seen <= last:
+            raise SetupFailed(f"the long job streamed {seen} lines; replay needs more than {want + ahead}")
+        # the job has streamed past `last`: a new socket must get lines last+1.. replayed
         second = await ws.open("second")
         await second.send_json({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
             {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": last}]}})
         messages = await ws.collect(second, job_id)
         types = [m.get("messageType") for m in messages if isinstance(m, dict)]
+        ctx.evidence.note(f"lastRunLogLine sent in SUBSCRIBE: {last}; the job had streamed {seen} lines")
         ctx.check("current-status-first", bool(types) and types[0] == "CURRENT_JOB_STATUS",
                   "SUBSCRIBE is answered with CURRENT_JOB_STATUS", expected="CURRENT_JOB_STATUS first", observed=types[:5])
         ranges = run_log(messages)
-        ctx.evidence.note(f"lastRunLogLine sent in SUBSCRIBE: {last}")
-        ctx.check("replay-from-last-line", bool(ranges) and ranges[0].get("startLine") == last + 1,
-                  f"the run log is replayed from line {last + 1} (after lastRunLogLine {last})",
-                  expected=last + 1, observed=ranges[0].get("startLine") if ranges else None)
+        lines = [(r.get("startLine"), r.get("endLine")) for r in ranges]
+        numbers = [(s, e) for s, e in lines if isinstance(s, int) and isinstance(e, int)]
+        contiguous = bool(numbers) and len(numbers) == len(lines) and numbers[0][0] == last + 1 and \
+            all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:]))
+        ctx.check("replay-from-last-line", contiguous,
+                  f"the run log is replayed from line {last + 1} (after lastRunLogLine {last}), contiguously",
+                  expected=f"ranges from {last + 1}, contiguous", observed=lines[:8])
 
 
 @executor("ws-progress.subscribe-finished")
@@ -158,6 +182,8 @@ async def subscribe_finished(ctx: Context) -> None:
         sock = await ws.open("runner")
         job_id, messages = await ws.job(sock, "short")
         final: list[str | None] = [*statuses(messages)[-1:]] or [None]
+        ctx.check("job-finished", final[0] in TERMINAL, "the job reaches a terminal status",
+                  expected=sorted(TERMINAL), observed=final[0])
         later = await ws.open("later")
         await later.send_json({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
             {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": 0}]}})
@@ -176,6 +202,8 @@ async def rest_get_delete(ctx: Context) -> None:
         job_id, messages = await ws.job(sock, "short")
         seen = statuses(messages)
         last = seen[-1] if seen else None
+        ctx.check("job-finished", last in TERMINAL, "the job reaches a terminal status",
+                  expected=sorted(TERMINAL), observed=last)
         url = ws.base + ctx.option("jobs_path") + "/" + job_id
         r = await ws.http.request("GET", url, bearer=await ws.rest_token())
         body = json_body(r)
