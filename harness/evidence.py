@@ -32,7 +32,8 @@ class Redactor:
     def text(self, value: str) -> str:
         for secret in self._secrets:
             value = value.replace(secret, REDACTED)
-        return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1" + REDACTED, value)
+        value = re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1" + REDACTED, value)
+        return re.sub(r"(\w+://[^/:@\s]+:)[^@/\s]+@", r"\1" + REDACTED + "@", value)  # user:password@
 
     def headers(self, headers: dict[str, str] | list[tuple[str, str]]) -> dict[str, str]:
         items = headers.items() if isinstance(headers, dict) else headers

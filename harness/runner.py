@@ -148,6 +148,7 @@ def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", see
     ctx = Context(scenario, target, run_id, seed)
     verdict: Verdict
     reason = ""
+    failing: Check | None = None
     limit = target.max_wait + 10 * target.request_timeout
     try:
         skip = _needs_reason(scenario, target)
@@ -165,6 +166,7 @@ def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", see
             verdict, reason = Verdict.ERROR, "the executor recorded no check: nothing was verified"
     except ConformanceFailure as exc:
         verdict, reason = Verdict.FAIL, str(exc)
+        failing = exc.check
     except NotApplicable as exc:
         verdict, reason = Verdict.SKIP, str(exc)
     except HarnessError as exc:
@@ -180,5 +182,7 @@ def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", see
     failed = [c for c in ctx.checks if not c.passed]
     if verdict is Verdict.WARN and not reason:
         reason = "; ".join(c.message for c in failed)
+    # the check that decided the verdict: the MUST that ended a FAIL, else the first miss
+    failing = failing or (failed[0] if failed else None)
     return Result(scenario, verdict, reason, ctx.checks, ctx.evidence, started_at,
-                  round(time.monotonic() - t0, 4), failed[0] if failed else None)
+                  round(time.monotonic() - t0, 4), failing)

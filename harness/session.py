@@ -15,7 +15,8 @@ from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
 from harness.runner import Result, run_scenario
 from harness.target import Target, build_target, load_config
-from harness.verdicts import ConfigError, Level, Verdict
+from harness.transport.http import HttpClient
+from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
@@ -152,13 +153,13 @@ def probe(target: Target) -> str | None:
     parts = urlsplit(target.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"target URL {target.base_url!r} is not an http(s) URL"
+    client = HttpClient(Evidence(Redactor(target.secrets)), timeout=target.request_timeout)
     try:
-        with httpx.Client(timeout=target.request_timeout) as client:
-            client.get(target.base_url + "/")
-    except httpx.TimeoutException:
-        return f"target unreachable: {target.base_url} did not answer within {target.request_timeout:g}s"
-    except httpx.HTTPError as exc:
-        return f"target unreachable: {target.base_url}: {type(exc).__name__}: {exc}"
+        client.request("GET", target.base_url + "/", bearer=None)
+    except TargetUnreachable as exc:
+        return f"target unreachable: {exc}"
+    finally:
+        client.close()
     return None
 
 

@@ -5,6 +5,7 @@ Built from a config file (YAML or TOML) and command-line flags; nothing else rea
 from __future__ import annotations
 
 import tomllib
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,15 @@ class Target:
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.token, self.client_secret) if s]
+        passwords = [urlsplit(u).password for u in (self.base_url, self.control_url, self.token_url) if u]
+        return [s for s in (self.token, self.client_secret, *passwords) if s]
 
     def described(self) -> dict[str, Any]:
         """What was tested, for the report: no secrets."""
         return {
-            "base_url": self.base_url, "control_url": self.control_url, "bundled": self.bundled,
+            "base_url": _no_password(self.base_url),
+            "control_url": _no_password(self.control_url) if self.control_url else None,
+            "bundled": self.bundled,
             "tenants": list(self.tenants), "faults": list(self.faults),
             "auth": "token" if self.token else ("client-credentials" if self.client_id else "none"),
             "timings": {k: getattr(self.timings, k) for k in
@@ -70,6 +74,13 @@ class Target:
             "request_timeout": self.request_timeout, "max_wait": self.max_wait,
             "options": self.options,
         }
+
+
+def _no_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":[REDACTED]@")).geturl()
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -105,6 +116,12 @@ def build_target(settings: dict[str, Any]) -> Target:
     options = {profile: merge_options(profile, (settings.get("options") or {}).get(profile))
                for profile in ("feed-polling", "ws-progress", "callbacks", "webhooks")}
     timings = Timings(**(settings.get("timings") or {}))
+    for key in ("target", "control", "token_url"):
+        url = settings.get(key)
+        if url is not None:
+            parts = urlsplit(str(url))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"{key}: {url!r} is not an http(s) URL")
     if bool(settings.get("client_id")) != bool(settings.get("client_secret")):
         raise ConfigError("client_id/client_secret: give both or neither")
     return Target(

@@ -11,6 +11,21 @@ from harness.evidence import Evidence
 from harness.verdicts import TargetUnreachable
 
 DEFAULT = object()  # "use the client's bearer token"
+MAX_RESPONSE = 8 * 1024 * 1024
+
+
+class TotalTimeout(httpx.TimeoutException):
+    """The whole response took too long (or grew too large), though each read was in time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def _complete(streamed: httpx.Response, raw: bytes) -> httpx.Response:
+    """A fully read response from the raw bytes of a streamed one (decoded as usual)."""
+    response = httpx.Response(streamed.status_code, headers=streamed.headers, content=raw,
+                              request=streamed.request, extensions=streamed.extensions)
+    return response
 
 
 class _Base:
@@ -58,6 +73,13 @@ class _Base:
             })
         self.evidence.exchanges.append(entry)
 
+    def _check_deadline(self, started: float, size: int) -> None:
+        """httpx times out each read; a target that trickles bytes must still stop in time."""
+        if time.monotonic() - started > self.timeout * 2:
+            raise TotalTimeout(f"response not complete after {self.timeout * 2:g}s ({size} bytes so far)")
+        if size > MAX_RESPONSE:
+            raise TotalTimeout(f"response larger than {MAX_RESPONSE} bytes")
+
     def _unreachable(self, method: str, url: str, exc: httpx.HTTPError) -> TargetUnreachable:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
         return TargetUnreachable(f"{method} {self.evidence.redactor.text(url)} {kind} "
@@ -76,7 +98,12 @@ class HttpClient(_Base):
         merged, body = self._build(method, url, json, content, headers, bearer)
         started = time.monotonic()
         try:
-            response = self._client.request(method, url, content=body, headers=merged)
+            with self._client.stream(method, url, content=body, headers=merged) as streamed:
+                raw = b""
+                for chunk in streamed.iter_raw():
+                    raw += chunk
+                    self._check_deadline(started, len(raw))
+                response = _complete(streamed, raw)
         except httpx.HTTPError as exc:
             self._record(method, url, merged, body, started, None, f"{type(exc).__name__}: {exc}")
             raise self._unreachable(method, url, exc) from exc
@@ -100,7 +127,12 @@ class AsyncHttpClient(_Base):
         merged, body = self._build(method, url, json, content, headers, bearer)
         started = time.monotonic()
         try:
-            response = await self._client.request(method, url, content=body, headers=merged)
+            async with self._client.stream(method, url, content=body, headers=merged) as streamed:
+                raw = b""
+                async for chunk in streamed.aiter_raw():
+                    raw += chunk
+                    self._check_deadline(started, len(raw))
+                response = _complete(streamed, raw)
         except httpx.HTTPError as exc:
             self._record(method, url, merged, body, started, None, f"{type(exc).__name__}: {exc}")
             raise self._unreachable(method, url, exc) from exc

@@ -155,6 +155,8 @@ async def subscribe_replay(ctx: Context) -> None:
             if item and isinstance(item[1], dict) and item[1].get("messageType") == "RUNLOG_UPDATED":
                 seen = int(payload(item[1]).get("endLine", seen))
                 last = last or (seen if seen >= want else 0)
+        ctx.check("events-reach-socket", seen > 0, "the job's run log reaches the socket named by its connection-id",
+                  expected="RUNLOG_UPDATED messages", observed=f"{seen} lines")
         if not last or seen <= last:
             raise SetupFailed(f"the long job streamed {seen} lines; replay needs more than {want + ahead}")
         # the job has streamed past `last`: a new socket must get lines last+1.. replayed

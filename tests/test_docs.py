@@ -1,0 +1,27 @@
+"""The documents vendors and newcomers read stay true."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.target import build_target, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "```sh"
+    assert lines[1].startswith("make run ") and lines[2].startswith("make test ")
+    assert lines[3] == "```"
+
+
+def test_example_config_is_valid() -> None:
+    settings = load_config(ROOT / "docs" / "target-config.example.yaml")
+    target = build_target(settings)
+    assert target.timings.idle_timeout == 30
+    assert target.option("ws-progress", "idle_close_code") == 4000
+    assert set(target.option("ws-progress", "jobs")) == {"short", "failing", "app-message", "long"}
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
