@@ -287,7 +287,7 @@ def test_fault_names() -> None:
     assert {f.name for f in FAULTS} == {
         "fp-reordered-events", "fp-new-batch-id-on-reread", "fp-case-insensitive-feed-ids",
         "fp-404-without-problem", "fp-event-lost-on-complete", "fp-completed-events-return",
-        "fp-eleven-event-batch", "fp-wrong-more-available", "fp-discard-all-noop",
+        "fp-eleven-event-batch", "fp-wrong-more-available", "fp-discard-all-noop", "fp-discard-all-feeds",
         "fp-stale-complete-advances", "fp-empty-batch-200", "fp-no-auth-check", "fp-tenant-leak",
         "fp-feeds-shared", "fp-problem-json-media-type", "fp-5xx-on-malformed",
         "fp-batch-not-immutable"}
@@ -353,6 +353,13 @@ def test_fault_discard_all_noop() -> None:
         feeds.emit("journey", 2)
         assert feeds.discard().status_code == 200
         assert feeds.next().status_code == 200
+
+
+def test_fault_discard_all_feeds() -> None:
+    with server("fp-discard-all-feeds") as feeds:
+        feeds.emit("journey", 2)
+        assert feeds.discard("document").status_code == 200
+        assert feeds.next("journey").status_code == 204
 
 
 def test_fault_stale_complete_advances() -> None:
