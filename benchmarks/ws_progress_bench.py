@@ -6,7 +6,7 @@
    the ratio reference/bare.
 2. The ws-progress suite's wall time at fast timings (`conformance run --profile ws-progress`).
 
-    .venv/bin/python benchmarks/ws_progress_bench.py [--lines 20000] [--no-suite]
+    .venv/bin/python benchmarks/ws_progress_bench.py [--lines 10000] [--no-suite]
 """
 from __future__ import annotations
 

@@ -347,7 +347,7 @@ TOKEN = "cli-foreign-token-7Hq2"
 def serve(tmp_path: Path, *faults: str) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "harness", "serve", "--port", str(port), "--token", TOKEN,
-            "--timings", "fast"]
+            "--timings", "fast", "--client", f"{CLIENT_ID}:{CLIENT_SECRET}"]
     for fault in faults:
         args += ["--fault", fault]
     log = (tmp_path / f"serve-{port}.log").open("w")
@@ -422,3 +422,29 @@ def test_foreign_target_with_a_wrong_token_is_not_a_pass(tmp_path: Path) -> None
                            "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert proc.returncode in (1, 3), _why(proc)
     assert "PASS" not in verdicts(load_report(tmp_path / "r")).values()
+
+
+CLIENT_ID, CLIENT_SECRET = "vendor-client", "vendor-secret-0123456789"
+# what a vendor declares for `conformance serve --timings fast` (reference_server/config.py)
+WS_FAST_CONFIG = """
+timings: {ping_interval: 0.25, idle_timeout: 1.2, token_lifetime: 1.6, app_message_timeout: 0.8,
+          tolerance: 0.15, slack: 0.6}
+options:
+  ws-progress: {idle_close_code: 4000, token_expiry_close_code: 4001, submit_status: [201],
+                unknown_connection_status: [422], job_timeout: 5}
+"""
+
+
+def test_foreign_ws_target_with_a_fault_exits_1(tmp_path: Path) -> None:
+    config = tmp_path / "ws.yaml"
+    config.write_text(WS_FAST_CONFIG)
+    with serve(tmp_path, "ws-no-pings") as base:
+        proc = conformance("run", "-q", "--target", base, "--client-id", CLIENT_ID, "--client-secret",
+                           CLIENT_SECRET, "--config", str(config), "--profile", "ws-progress",
+                           "--report-dir", str(tmp_path / "r"), cwd=tmp_path, timeout=180)
+    assert proc.returncode == 1, _why(proc)
+    report = load_report(tmp_path / "r")
+    failed = {i for i, x in verdicts(report).items() if x != "PASS"}
+    assert failed == {"ws-keepalive-pings", "ws-token-expiry-close", "ws-token-refresh"}
+    text = (run_dir(tmp_path / "r") / "report.json").read_text()
+    assert CLIENT_SECRET not in text
