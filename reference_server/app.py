@@ -59,7 +59,14 @@ class RunningServer:
         return self.base_url + self.config.control_prefix
 
     def stop(self, timeout: float = 5.0) -> None:
-        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        async def shutdown() -> None:
+            await self._runner.cleanup()
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:  # e.g. a job submitted while the server was shutting down
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        fut = asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
         try:
             fut.result(timeout)
         finally:

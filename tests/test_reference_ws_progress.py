@@ -396,7 +396,8 @@ def test_fault_names() -> None:
         "ws-missing-message-payload", "ws-unknown-connection-accepted",
         "ws-app-message-timeout-ignored", "ws-app-message-response-ignored", "ws-subscribe-no-replay",
         "ws-subscribe-ignored", "ws-get-status-stale", "ws-delete-ignored", "ws-malformed-frame-crash",
-        "ws-no-permessage-deflate", "ws-old-connection-routes"}
+        "ws-no-permessage-deflate", "ws-old-connection-routes", "ws-duplicate-id-accepted",
+        "ws-jobs-no-auth", "ws-results-unavailable"}
     assert all(f.profile == "ws-progress" for f in ws_progress.FAULTS)
 
 

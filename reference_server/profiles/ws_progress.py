@@ -56,6 +56,9 @@ FAULTS: list[Fault] = [
     _fault("ws-subscribe-ignored", "SUBSCRIBE gets no CURRENT_JOB_STATUS, no replay and no routing"),
     _fault("ws-get-status-stale", "GET of a job always reports QUEUED"),
     _fault("ws-delete-ignored", "DELETE answers 204 but the job stays (GET still 200)"),
+    _fault("ws-duplicate-id-accepted", "a second submission with an existing job id is accepted"),
+    _fault("ws-jobs-no-auth", "job submission accepts a missing bearer token"),
+    _fault("ws-results-unavailable", "the resultsUrl of a finished job answers 409, as if still running"),
     _fault("ws-malformed-frame-crash", "a non-JSON frame closes every open socket with 1011"),
     _fault("ws-no-permessage-deflate", "the permessage-deflate extension is refused"),
     _fault("ws-old-connection-routes", "a submission naming a closed socket's connection-id is accepted"),
@@ -107,7 +110,7 @@ async def issue_token(request: web.Request) -> web.Response:
 
 async def submit_job(request: web.Request) -> web.Response:
     registry = _registry(request)
-    if not _authorized(request):
+    if not _authorized(request) and not registry.fault("ws-jobs-no-auth"):
         return _unauthorized()
     ctype = request.content_type.lower()
     if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
@@ -122,7 +125,8 @@ async def submit_job(request: web.Request) -> web.Response:
     connection_id = request.headers.get("connection-id")
     if connection_id is not None and not registry.connection_accepted(connection_id):
         return problem(422, "connection-id names no open socket")
-    if job_request.id is not None and job_request.id in registry.jobs:
+    if job_request.id is not None and job_request.id in registry.jobs \
+            and not registry.fault("ws-duplicate-id-accepted"):
         return problem(409, f"a job with id {job_request.id!r} exists")
     job = registry.submit(job_request, connection_id)
     status = registry.config.submit_status
@@ -151,10 +155,11 @@ async def delete_job(request: web.Request) -> web.Response:
 async def get_results(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _unauthorized()
-    job = _registry(request).jobs.get(request.match_info["id"])
+    registry = _registry(request)
+    job = registry.jobs.get(request.match_info["id"])
     if job is None:
         return problem(404, "no such job")
-    if not job.terminal or job.result is None:
+    if not job.terminal or job.result is None or registry.fault("ws-results-unavailable"):
         return problem(409, f"the job is {job.status}: results exist once it has finished")
     return web.json_response({"computeJobId": job.id, "status": job.status, "result": job.result})
 

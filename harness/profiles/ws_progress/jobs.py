@@ -212,6 +212,16 @@ async def rest_get_delete(ctx: Context) -> None:
         ctx.equal("get-200", 200, r.status_code, "GET of the job answers 200")
         ctx.equal("get-agrees", last, body.get("status") if isinstance(body, dict) else None,
                   "GET of the job agrees with the last status message")
+        final = next((payload(m) for m in reversed(messages) if is_status(m)), {})
+        results_url = final.get("resultsUrl") or final.get("resultUrl")
+        if results_url:  # notes: resultsUrl/resultUrl drift; either may point at the results
+            full = results_url if "://" in results_url else ws.base + "/" + results_url.lstrip("/")
+            res = await ws.http.request("GET", full, bearer=await ws.rest_token())
+            ctx.check("results-available", res.status_code == 200 and json_body(res) is not None,
+                      "the results the terminal status points at can be retrieved (200, JSON)",
+                      expected="200 with a JSON body", observed=f"{res.status_code} {res.text[:200]}")
+        else:
+            ctx.evidence.note("the terminal status names no resultsUrl: results not checked")
         d = await ws.http.request("DELETE", url, bearer=await ws.rest_token())
         ctx.check("delete-2xx", 200 <= d.status_code < 300, "DELETE of the job succeeds",
                   expected="2xx", observed=d.status_code)
@@ -238,3 +248,32 @@ async def malformed_frames(ctx: Context) -> None:
         job_id, messages = await ws.job(bystander, "short")
         ctx.check("server-still-serves", any(is_status(m, job_id) for m in messages),
                   "the server still runs jobs and routes their events", expected="job events", observed=len(messages))
+
+
+@executor("ws-progress.submit-errors")
+async def submit_errors(ctx: Context) -> None:
+    async with WsClient(ctx) as ws:
+        sock = await ws.open("errors")
+        url = ws.base + ctx.option("jobs_path")
+        token = await ws.rest_token()
+        cases: list[tuple[str, list[int], Any, dict[str, str], str | None]] = [
+            ("no bearer token", [401], ws.job_body("short"), {}, None),
+            ("a text/plain body", [415], None, {"Content-Type": "text/plain"}, token),
+            ("an id of 61 characters", [400, 422], {**ws.job_body("short"), "id": "x" * 61}, {}, token),
+            ("execution.threads 0", [400, 422], {**ws.job_body("short"), "execution": {"threads": 0}}, {}, token),
+        ]
+        for label, wanted, body, headers, bearer in cases:
+            headers = {**headers, "connection-id": sock.connection_id or ""}
+            if body is None:
+                r = await ws.http.request("POST", url, content="id=plain", headers=headers, bearer=bearer)
+            else:
+                r = await ws.http.request("POST", url, json=body, headers=headers, bearer=bearer)
+            ctx.check(f"refused-{label}", r.status_code in wanted, f"a submission with {label} is refused",
+                      expected=wanted, observed=f"{r.status_code} {r.text[:200]}")
+        body = ws.job_body("short")
+        first = await ws.submit_raw(body, sock.connection_id)
+        ctx.check("first-accepted", first.status_code in [int(s) for s in ctx.option("submit_status")],
+                  "the first submission of an id is accepted", expected=ctx.option("submit_status"),
+                  observed=first.status_code)
+        again = await ws.submit_raw(body, sock.connection_id)
+        ctx.equal("duplicate-409", 409, again.status_code, "a second submission of the same id gives 409 Conflict")
