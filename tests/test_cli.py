@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -178,13 +179,12 @@ def test_closed_port_exits_3(tmp_path: Path) -> None:
 
 
 @contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP server that accepts connections and never answers."""
+def raw_server(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A loopback TCP server that hands every connection to ``handle`` in a thread of its own."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
     server.settimeout(0.1)
-    held: list[socket.socket] = []
     stop = threading.Event()
 
     def accept() -> None:
@@ -193,7 +193,7 @@ def silent_server() -> Iterator[int]:
                 conn, _ = server.accept()
             except (TimeoutError, OSError):
                 continue
-            held.append(conn)  # keep it open and say nothing
+            threading.Thread(target=handle, args=(conn, stop), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -202,9 +202,17 @@ def silent_server() -> Iterator[int]:
     finally:
         stop.set()
         thread.join(2)
-        for conn in held:
-            conn.close()
         server.close()
+
+
+def _say_nothing(conn: socket.socket, stop: threading.Event) -> None:
+    """Accept the connection and never answer."""
+    with conn:
+        stop.wait()
+
+
+def silent_server() -> "contextlib.AbstractContextManager[int]":
+    return raw_server(_say_nothing)
 
 
 def test_target_that_never_answers_exits_3_quickly(tmp_path: Path) -> None:
@@ -224,42 +232,21 @@ def test_target_that_never_answers_exits_3_quickly(tmp_path: Path) -> None:
     assert all("timed out (timeout 0.5s)" in e["reason"] for e in report["scenarios"])
 
 
-@contextmanager
-def trickling_server() -> Iterator[int]:
-    """An HTTP server that answers every request with a long body, one byte every 0.2 s: no single
-    read ever waits longer than the request timeout, yet no response ever ends."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    server.settimeout(0.1)
-    stop = threading.Event()
+def _trickle(conn: socket.socket, stop: threading.Event) -> None:
+    """Answer with a long body, one byte every 0.2 s: no single read ever waits longer than the
+    request timeout, yet no response ever ends."""
+    with conn:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            while not stop.wait(0.2):
+                conn.sendall(b"x")
+        except OSError:
+            pass
 
-    def trickle(conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-                while not stop.wait(0.2):
-                    conn.sendall(b"x")
-            except OSError:
-                pass
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+def trickling_server() -> "contextlib.AbstractContextManager[int]":
+    return raw_server(_trickle)
 
 
 def test_target_that_trickles_exits_3_quickly(tmp_path: Path) -> None:
