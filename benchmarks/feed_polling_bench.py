@@ -16,14 +16,11 @@ httpx.Client with keep-alive, so both figures include the same client and GIL co
 from __future__ import annotations
 
 import argparse
-import asyncio
-import concurrent.futures
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +28,7 @@ from contextlib import contextmanager
 import httpx
 from aiohttp import web
 
-from reference_server.app import start_in_thread
+from reference_server.app import start_app_in_thread, start_in_thread
 from reference_server.config import ServerConfig
 
 BASE = "/eventnotifications/v2"
@@ -104,36 +101,11 @@ def bare_server(batch: bytes) -> Iterator[str]:
     app.router.add_get(BASE + "/{feedId}/next", next_batch)
     app.router.add_post(BASE + "/{feedId}/{batchId}/complete", complete)
 
-    loop = asyncio.new_event_loop()
-    ready: concurrent.futures.Future[tuple[web.AppRunner, int]] = concurrent.futures.Future()
-
-    async def boot() -> None:
-        try:
-            runner = web.AppRunner(app, handle_signals=False)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = int(runner.addresses[0][1])
-        except BaseException as exc:
-            ready.set_exception(exc)
-            return
-        ready.set_result((runner, port))
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.create_task(boot())
-        loop.run_forever()
-        loop.close()
-
-    thread = threading.Thread(target=run, name="bare-aiohttp", daemon=True)
-    thread.start()
-    runner, port = ready.result(10)
+    server = start_app_in_thread(app, name="bare-aiohttp")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.base_url
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+        server.stop()
 
 
 def bare_round(batch: bytes, batches: int) -> tuple[int, int, float]:

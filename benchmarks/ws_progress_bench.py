@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import httpx
 from websockets.asyncio.client import connect
@@ -26,11 +27,12 @@ from reference_server.app import start_in_thread
 from reference_server.config import ServerConfig
 
 
-async def _drain(url: str, headers: dict[str, str], submit: "callable[[str], None] | None") -> tuple[float, int, int, list[str]]:
+async def _drain(url: str, headers: dict[str, str], submit: "Callable[[str], None] | None") -> tuple[float, int, int, list[str]]:
     frames: list[str] = []
     lines = 0
     async with connect(url, additional_headers=headers, compression=None, max_size=2 ** 24) as ws:
         if submit is not None:
+            assert ws.response is not None
             submit(ws.response.headers["connection-id"])
         start = None
         async for raw in ws:

@@ -9,7 +9,7 @@ import asyncio
 import inspect
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
@@ -121,7 +121,6 @@ class Result:
     started_at: str
     duration: float
     failure: Check | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _needs_reason(scenario: Scenario, target: Target) -> str | None:

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -76,13 +76,6 @@ class NotApplicable(Exception):
 
 class ConfigError(Exception):
     """A bad setting: usage or configuration error (exit code 2). Names the setting."""
-
-
-@dataclass
-class Outcome:
-    verdict: Verdict
-    reason: str = ""
-    checks: list[Check] = field(default_factory=list)
 
 
 def combine(checks: list[Check]) -> Verdict:

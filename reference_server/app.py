@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -43,20 +43,15 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 @dataclass
-class RunningServer:
-    """A server started by :func:`start_in_thread`; ``stop()`` shuts it down."""
+class ThreadedApp:
+    """An aiohttp application served from a daemon thread with its own event loop."""
 
     base_url: str
     host: str
     port: int
-    config: ServerConfig
     _loop: asyncio.AbstractEventLoop
     _runner: web.AppRunner
     _thread: threading.Thread
-
-    @property
-    def control_url(self) -> str:
-        return self.base_url + self.config.control_prefix
 
     def stop(self, timeout: float = 5.0) -> None:
         async def shutdown() -> None:
@@ -74,15 +69,26 @@ class RunningServer:
             self._thread.join(timeout)
 
 
-def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
-                    timeout: float = 10.0) -> RunningServer:
-    """Start the server on a loopback port in a daemon thread with its own event loop."""
+@dataclass
+class RunningServer(ThreadedApp):
+    """The reference server started by :func:`start_in_thread`; ``stop()`` shuts it down."""
+
+    config: ServerConfig = field(default_factory=ServerConfig)
+
+    @property
+    def control_url(self) -> str:
+        return self.base_url + self.config.control_prefix
+
+
+def start_app_in_thread(app: web.Application, host: str = "127.0.0.1", port: int = 0,
+                        timeout: float = 10.0, name: str = "aiohttp-app") -> ThreadedApp:
+    """Serve ``app`` on a loopback port from a daemon thread; boot errors reach the caller."""
     loop = asyncio.new_event_loop()
     ready: "concurrent.futures.Future[tuple[web.AppRunner, int]]" = concurrent.futures.Future()
 
     async def boot() -> None:
         try:
-            runner = web.AppRunner(build_app(config), handle_signals=False, shutdown_timeout=1.0)
+            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
             await runner.setup()
             site = web.TCPSite(runner, host, port)
             await site.start()
@@ -100,13 +106,20 @@ def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0
         loop.run_forever()
         loop.close()
 
-    thread = threading.Thread(target=run, name="reference-server", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         runner, bound = ready.result(timeout)
     except concurrent.futures.TimeoutError as exc:
-        raise RuntimeError("reference server did not start in time") from exc
-    return RunningServer(f"http://{host}:{bound}", host, bound, config, loop, runner, thread)
+        raise RuntimeError(f"{name} did not start in time") from exc
+    return ThreadedApp(f"http://{host}:{bound}", host, bound, loop, runner, thread)
+
+
+def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
+                    timeout: float = 10.0) -> RunningServer:
+    """Start the reference server on a loopback port in a daemon thread."""
+    t = start_app_in_thread(build_app(config), host, port, timeout, name="reference-server")
+    return RunningServer(t.base_url, t.host, t.port, t._loop, t._runner, t._thread, config)
 
 
 def serve_forever(config: ServerConfig, host: str, port: int) -> None:

@@ -10,6 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_mypy_clean() -> None:
-    out, err, status = mypy_api.run([str(ROOT / "harness"), str(ROOT / "reference_server"),
+    out, err, status = mypy_api.run([str(ROOT / "harness"), str(ROOT / "reference_server"), str(ROOT / "benchmarks"),
                                      "--config-file", str(ROOT / "pyproject.toml")])
     assert status == 0, out + err
