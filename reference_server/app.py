@@ -10,25 +10,25 @@ from typing import Any
 from aiohttp import web
 
 from reference_server.config import ServerConfig
-from reference_server.profiles import feed_polling, ws_progress
+from reference_server.protocols import protocols
 
 CONFIG_KEY: web.AppKey[ServerConfig] = web.AppKey("config", ServerConfig)
-PROFILES = (feed_polling, ws_progress)
 
 
 def build_app(config: ServerConfig) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[CONFIG_KEY] = config
-    for profile in PROFILES:
-        profile.setup(app, config)
+    for protocol in protocols():
+        protocol.setup(app, config)
     app.router.add_get("/openapi.json", _openapi)
     return app
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(config: ServerConfig | None = None) -> dict[str, Any]:
+    config = config or ServerConfig()
     paths: dict[str, Any] = {}
-    for profile in PROFILES:
-        paths.update(profile.openapi_paths())
+    for protocol in protocols():
+        paths.update(protocol.openapi_paths(config))
     return {
         "openapi": "3.1.0",
         "info": {"title": "progress-conformance reference server", "version": "0.1.0"},
@@ -39,7 +39,7 @@ def openapi_document() -> dict[str, Any]:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(request.app[CONFIG_KEY]))
 
 
 @dataclass

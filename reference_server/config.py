@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 TimingsName = Literal["fast", "spec"]
 
@@ -17,16 +17,17 @@ class Timings:
     token_lifetime: float
     app_message_timeout: float
     runlog_line_interval: float
+    name: TimingsName = "fast"
 
     @classmethod
     def named(cls, name: TimingsName) -> "Timings":
         if name == "spec":
             # seed 001: five-minute idle, 15-minute token; notes: APP_MESSAGE answered within 60 s
             return cls(ping_interval=30.0, idle_timeout=300.0, token_lifetime=900.0,
-                       app_message_timeout=60.0, runlog_line_interval=0.05)
+                       app_message_timeout=60.0, runlog_line_interval=0.05, name="spec")
         if name == "fast":
             return cls(ping_interval=0.25, idle_timeout=1.2, token_lifetime=1.6,
-                       app_message_timeout=0.8, runlog_line_interval=0.01)
+                       app_message_timeout=0.8, runlog_line_interval=0.01, name="fast")
         raise ValueError(f"unknown timings {name!r}: use 'fast' or 'spec'")
 
 
@@ -51,3 +52,5 @@ class ServerConfig:
     # feed-polling: status for completing an unknown or already completed batch
     stale_complete_status: int = 404
     control_prefix: str = "/_control"
+    # settings of the other protocols, by protocol name (each module documents its own keys)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -15,11 +15,11 @@ class Fault:
 
 
 def all_faults() -> dict[str, Fault]:
-    from reference_server.profiles import feed_polling, ws_progress
+    from reference_server.protocols import protocols
 
     faults: dict[str, Fault] = {}
-    for module in (feed_polling, ws_progress):
-        for fault in module.FAULTS:
+    for protocol in protocols():
+        for fault in protocol.faults:
             if fault.name in faults:
                 raise ValueError(f"duplicate fault name {fault.name!r}")
             faults[fault.name] = fault

@@ -14,6 +14,7 @@ from reference_server import control
 from reference_server.config import ServerConfig
 from reference_server.control import STORE_KEY, authorized, header_tenant, unauthorized
 from reference_server.faults import Fault
+from reference_server.protocols import ServerProtocol
 from reference_server.problems import problem
 from reference_server.store import FEED_IDS, FeedStore
 
@@ -215,7 +216,7 @@ def _operation(operation_id: str, summary: str, ok: dict[str, Any],
     return {"operationId": operation_id, "summary": summary, "responses": responses}
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
     feed_param = {"name": "feedId", "in": "path", "required": True,
                   "schema": {"type": "string", "enum": list(FEED_IDS)}}
     tenant_param = {"name": control.TENANT_HEADER, "in": "header", "required": False,
@@ -241,5 +242,12 @@ def openapi_paths() -> dict[str, Any]:
                 "200": {"description": "Feed emptied; next answers 204"}}),
         },
     }
-    paths.update(control.openapi_paths(ServerConfig.control_prefix))
+    paths.update(control.openapi_paths((config or ServerConfig()).control_prefix))
     return paths
+
+
+def declared(config: ServerConfig) -> dict[str, Any]:
+    return {"options": {"stale_complete_status": config.stale_complete_status}}
+
+
+PROTOCOL = ServerProtocol(PROFILE, tuple(FAULTS), setup, openapi_paths, declared)

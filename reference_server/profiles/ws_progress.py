@@ -15,6 +15,7 @@ from aiohttp import web
 
 from reference_server.config import ServerConfig
 from reference_server.faults import Fault
+from reference_server.protocols import ServerProtocol
 from reference_server.problems import bearer_token, problem
 from reference_server.profiles.ws_jobs import JobRegistry, parse_job_request
 from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
@@ -204,7 +205,7 @@ def _problem_responses(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "problem details (RFC 9457)", **ref} for code in codes}
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
     job = {"type": "object", "required": ["id", "status", "executionAttempts", "runLogUrl"],
            "properties": {"id": {"type": "string"}, "status": {"type": "string"},
                           "executionAttempts": {"type": "integer"},
@@ -253,3 +254,18 @@ def openapi_paths() -> dict[str, Any]:
                                   "headers": {"connection-id": {"schema": {"type": "string"}}}},
                           **_problem_responses(401)}}},
     }
+
+
+def declared(config: ServerConfig) -> dict[str, Any]:
+    t = config.timings
+    return {
+        "timings": {"ping_interval": t.ping_interval, "idle_timeout": t.idle_timeout,
+                    "token_lifetime": t.token_lifetime, "app_message_timeout": t.app_message_timeout},
+        "options": {"idle_close_code": config.idle_close_code,
+                    "token_expiry_close_code": config.token_expiry_close_code,
+                    "submit_status": [config.submit_status],
+                    "unknown_connection_status": [422], "job_timeout": 5.0},
+    }
+
+
+PROTOCOL = ServerProtocol(PROFILE, tuple(FAULTS), setup, openapi_paths, declared)
