@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
 
+from harness.profile import profiles
 from harness.resources import scenarios_dir
 from harness.schemas import registry
 from harness.verdicts import ConfigError, Level
@@ -39,6 +41,7 @@ class Scenario:
     needs: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
 
     def matches(self, pattern: str) -> bool:
         """Selection by id, glob over the id, or ``tag:NAME``/a bare tag."""
@@ -57,11 +60,22 @@ def load_file(path: Path) -> Scenario:
         raise CatalogError(f"{path}: invalid scenario at {issues[0].path}: {issues[0].message}")
     if data["profile"] != path.parent.name:
         raise CatalogError(f"{path}: field 'profile' is {data['profile']!r} but the file is under {path.parent.name}/")
+    desc = profiles().get(data["profile"])
+    if desc is None:
+        raise CatalogError(f"{path}: field 'profile': unknown profile {data['profile']!r}; "
+                           f"known: {', '.join(profiles())}")
+    params = dict(data.get("parameters", {}))
+    bad = sorted(Draft202012Validator(desc.parameters_schema()).iter_errors(params), key=lambda e: e.json_path)
+    if bad:
+        where = bad[0].json_path.replace("$", "parameters", 1)
+        known = ", ".join(sorted(desc.parameters)) or "none"
+        raise CatalogError(f"{path}: invalid scenario at {where}: {bad[0].message} (known parameters: {known})")
+    resources = tuple(data.get("resources") or desc.default_resources(params))
     return Scenario(
         id=data["id"], title=data["title"], profile=data["profile"], level=Level(data["level"]),
         requirement=data["requirement"], source=Source(**{k: data["source"][k] for k in ("seed", "clause")}),
         kind=data["kind"], path=path, needs=tuple(data.get("needs", ())),
-        parameters=dict(data.get("parameters", {})), tags=tuple(data.get("tags", ())),
+        parameters=params, tags=tuple(data.get("tags", ())), resources=resources,
     )
 
 

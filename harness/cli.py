@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.settings import add_arguments
+
 EXIT_CODES = """exit codes:
   0  every applicable scenario passed (SKIP and WARN allowed; WARN fails only with --strict)
   1  at least one FAIL (or a WARN under --strict)
@@ -28,21 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the scenarios against a target (default: the bundled reference server)",
                          epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("select", nargs="*", help="scenario ids, globs (fp-*) or tag:NAME; default all")
-    run.add_argument("--target", help="base URL of the implementation under test")
-    run.add_argument("--control", help="URL of the target's control hook (see docs/control-hook.md)")
-    run.add_argument("--token", help="bearer token")
-    run.add_argument("--client-id")
-    run.add_argument("--client-secret")
-    run.add_argument("--token-url", help="OAuth2 client-credentials token URL")
-    run.add_argument("--tenant", action="append", default=[], help="tenant id (repeatable; two enable tenant isolation)")
     run.add_argument("--config", help="YAML or TOML file with the same settings plus timings and profile options")
-    run.add_argument("--profile", action="append", default=[],
-                     choices=["feed-polling", "ws-progress", "callbacks", "webhooks"], help="repeatable; default all implemented")
-    run.add_argument("--level", choices=["MUST", "SHOULD", "MAY"], help="run scenarios of this level and stronger")
-    run.add_argument("--strict", action="store_true", default=None, help="a WARN (missed SHOULD) fails the run")
-    run.add_argument("--report-dir", default=None, help="where reports/<run-id>/ goes (default ./reports)")
-    run.add_argument("--seed", type=int, help="seed for Hypothesis and generated data")
-    run.add_argument("--max-wait", type=float, help="longest protocol wait allowed, seconds; longer scenarios SKIP")
+    add_arguments(run)
     run.add_argument("--reference-fault", action="append", default=[], metavar="FAULT",
                      help="bundled server only: switch on a named fault (see `conformance serve --list-faults`)")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")

@@ -89,10 +89,11 @@ class Evidence:
     def note(self, text: str) -> None:
         self.notes.append(self.redactor.text(text))
 
-    def timing(self, name: str, observed: float | None, lower: float | None,
-               upper: float | None, verdict: str) -> None:
-        self.timings.append({"name": name, "observed": observed, "lower": lower,
-                             "upper": upper, "verdict": verdict})
+    def timing(self, name: str, observed: Any, lower: Any, upper: Any, verdict: str,
+               declared: Any = None) -> None:
+        """A timing verdict with its window: numbers for one timer, lists for a schedule's gaps."""
+        self.timings.append({"name": name, "declared": declared, "observed": observed,
+                             "lower": lower, "upper": upper, "verdict": verdict})
 
     def attach(self, name: str, text: str) -> None:
         self.attachments[name] = self.redactor.text(text)

@@ -11,13 +11,13 @@ from typing import Any, Iterator
 import pytest
 
 from harness.catalog import CatalogError, Scenario, load_file, select
-from harness.options import PROFILE_OPTIONS
+from harness.profile import profile_names
 from harness.reporting.allure_labels import decorate
 from harness.reporting.html import write_html
 from harness.reporting.report_json import build_report, write_report
 from harness.runner import Result
 from harness.session import RunSession, resolve_settings
-from harness.target import IMPLEMENTED_PROFILES
+from harness.settings import add_pytest_options, from_namespace, validate_settings
 from harness.verdicts import ConfigError, Level, Verdict
 
 RUN_KEY = pytest.StashKey[RunSession]()
@@ -26,21 +26,8 @@ SELECT_KEY = pytest.StashKey[dict[str, Any]]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("conformance", "progress-conformance (see `conformance run --help`)")
-    g.addoption("--conformance-target", help="base URL of the target; none: the bundled reference server")
-    g.addoption("--conformance-control", help="URL of the target's control hook")
-    g.addoption("--conformance-token", help="bearer token for the target")
-    g.addoption("--conformance-client-id")
-    g.addoption("--conformance-client-secret")
-    g.addoption("--conformance-token-url")
-    g.addoption("--conformance-tenant", action="append", default=[], help="declared tenant (repeatable)")
+    add_pytest_options(g)
     g.addoption("--conformance-config", help="YAML or TOML config file")
-    g.addoption("--conformance-profile", action="append", default=[], choices=list(PROFILE_OPTIONS))
-    g.addoption("--conformance-select", action="append", default=[], help="scenario id, glob or tag:NAME")
-    g.addoption("--conformance-level", choices=["MUST", "SHOULD", "MAY"])
-    g.addoption("--conformance-strict", action="store_true", default=None)
-    g.addoption("--conformance-report-dir", help="write reports/<run-id>/ here")
-    g.addoption("--conformance-seed", type=int)
-    g.addoption("--conformance-max-wait", type=float)
     g.addoption("--conformance-run-id")
     g.addoption("--conformance-reference-fault", action="append", default=[],
                 help="switch on a fault in the bundled reference server (repeatable)")
@@ -48,21 +35,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     opt = config.getoption
-    overrides: dict[str, Any] = {
-        "target": opt("conformance_target"), "control": opt("conformance_control"),
-        "token": opt("conformance_token"), "client_id": opt("conformance_client_id"),
-        "client_secret": opt("conformance_client_secret"), "token_url": opt("conformance_token_url"),
-        "tenants": opt("conformance_tenant"), "profiles": opt("conformance_profile"),
-        "select": opt("conformance_select"), "level": opt("conformance_level"),
-        "strict": opt("conformance_strict"), "seed": opt("conformance_seed"),
-        "max_wait": opt("conformance_max_wait"), "report_dir": opt("conformance_report_dir"),
-    }
+    overrides = from_namespace(vars(config.option), pytest=True)
     try:
+        validate_settings(overrides, "command line")
         settings = resolve_settings(opt("conformance_config"), overrides)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
     level = Level(settings.pop("level", "MAY"))
-    selection = {"profiles": settings.pop("profiles", None) or IMPLEMENTED_PROFILES,
+    selection = {"profiles": settings.pop("profiles", None) or list(profile_names()),
                  "patterns": settings.pop("select", None) or [], "level": level}
     run = RunSession(settings=settings, faults=tuple(opt("conformance_reference_fault")),
                      strict=bool(settings.pop("strict", False)), level=level,
@@ -75,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _is_scenario_file(path: Path) -> bool:
-    return (path.suffix == ".yaml" and path.parent.name in PROFILE_OPTIONS
+    return (path.suffix == ".yaml" and path.parent.name in profile_names()
             and path.parent.parent.name == "scenarios")
 
 
@@ -168,7 +148,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    verdict = dict(report.user_properties).get("verdict")
+    verdict = dict(getattr(report, "user_properties", ())).get("verdict")
     if report.when == "call" and verdict == "WARN" and report.passed:
         return "warned", "W", "WARN"
     return None

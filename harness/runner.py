@@ -17,8 +17,9 @@ from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
 from harness.transport.http import AsyncHttpClient, HttpClient
 from harness.target import Target
+from harness.timing import TimingVerdict, Window, off_schedule, round_or_none
 from harness.verdicts import (Check, ConformanceFailure, HarnessError, Level, NotApplicable,
-                              Verdict, combine)
+                              StopScenario, Verdict, combine)
 
 Executor = Callable[["Context"], None] | Callable[["Context"], Awaitable[None]]
 _EXECUTORS: dict[str, Executor] = {}
@@ -35,8 +36,8 @@ def executor(kind: str) -> Callable[[Executor], Executor]:
 
 
 def executors() -> dict[str, Executor]:
-    import harness.profiles.feed_polling  # noqa: F401  (registers its kinds)
-    import harness.profiles.ws_progress  # noqa: F401
+    from harness.profile import profiles
+    profiles()  # importing every profile package registers its kinds
     return _EXECUTORS
 
 
@@ -60,7 +61,15 @@ class Context:
         return self.target.option(self.scenario.profile, name)
 
     def timing(self, name: str) -> float:
-        return self.target.timings[name]
+        """A declared timer of this scenario's profile, multiplied by the scale."""
+        return self.target.timings.get(self.scenario.profile, name)
+
+    def window(self, declared: float) -> Window:
+        return self.target.timings.window(declared)
+
+    def latest(self, declared: float) -> float:
+        """How long to wait for a timer declared at ``declared`` s before calling it NEVER."""
+        return self.target.timings.latest(declared)
 
     def marker(self) -> str:
         """A unique mark for things this scenario emits, so foreign data can be told apart."""
@@ -82,20 +91,59 @@ class Context:
 
     # -- verdict building -----------------------------------------------------------------
     def check(self, name: str, ok: bool, message: str, *, expected: Any = None,
-              observed: Any = None, level: Level | str | None = None) -> bool:
-        """Record one check; a failed MUST check ends the scenario with a FAIL."""
+              observed: Any = None, level: Level | str | None = None, clause: str | None = None) -> bool:
+        """Record one check at its own level (default: the scenario's) citing its clause (default:
+        the scenario's); a failed MUST check ends the scenario with a FAIL. A failed SHOULD/MAY
+        check returns False and the scenario goes on: code after it must not rely on it (use
+        :meth:`require` for a precondition)."""
         lvl = Level(level) if level else self.scenario.level
         check = Check(name, bool(ok), lvl, message, self.evidence.redactor.json(expected),
-                      self.evidence.redactor.json(observed))
+                      self.evidence.redactor.json(observed), clause)
         self.checks.append(check)
         if not ok and lvl is Level.MUST:
             raise ConformanceFailure(check)
         return bool(ok)
 
+    def require(self, name: str, ok: bool, message: str, **kwargs: Any) -> None:
+        """A check that is also a precondition: when it fails the scenario stops, whatever its
+        level (FAIL at MUST, WARN at SHOULD/MAY), instead of running on a false premise."""
+        if not self.check(name, ok, message, **kwargs):
+            raise StopScenario(self.checks[-1])
+
     def equal(self, name: str, expected: Any, observed: Any, message: str,
-              level: Level | str | None = None) -> bool:
+              level: Level | str | None = None, clause: str | None = None) -> bool:
         return self.check(name, expected == observed, message, expected=expected,
-                          observed=observed, level=level)
+                          observed=observed, level=level, clause=clause)
+
+    # -- timing checks: one helper records the window with the verdict, for the reports ----
+    def timer_check(self, name: str, declared: float, observed: float | None, what: str, *,
+                    clause: str | None = None, extra: dict[str, Any] | None = None) -> bool:
+        """``observed`` seconds (None: never) against the window around ``declared`` (scaled)."""
+        w = self.window(declared)
+        verdict = w.judge(observed)
+        self.evidence.timing(name, round_or_none(observed), round(w.lower, 4), round(w.upper, 4),
+                             str(verdict), declared=round(declared, 4))
+        text = {TimingVerdict.EARLY: f"{what}: too early (the target is too eager)",
+                TimingVerdict.LATE: f"{what}: later than the declared time plus slack",
+                TimingVerdict.NEVER: f"{what}: never happened (not enforced)",
+                TimingVerdict.ON_TIME: f"{what}: within the declared window"}[verdict]
+        return self.check(name, verdict is TimingVerdict.ON_TIME, text, clause=clause,
+                          expected={"declared_s": round(declared, 4), "lower_s": round(w.lower, 4),
+                                    "upper_s": round(w.upper, 4)},
+                          observed={"after_s": round_or_none(observed), "verdict": str(verdict), **(extra or {})})
+
+    def schedule_check(self, name: str, expected: list[float], observed: list[float], what: str, *,
+                       clause: str | None = None, level: Level | str | None = None) -> bool:
+        """Observed gaps against the expected gaps of a schedule, each with its own window."""
+        timings = self.target.timings
+        off = off_schedule(observed, expected, timings)
+        windows = [timings.window(e) for e in expected]
+        self.evidence.timing(name, [round(o, 4) for o in observed], [round(w.lower, 4) for w in windows],
+                             [round(w.upper, 4) for w in windows], "on-time" if not off else "off",
+                             declared=[round(e, 4) for e in expected])
+        return self.check(name, not off, what, clause=clause, level=level,
+                          expected=[f"{w.lower:.3f}..{w.upper:.3f}s" for w in windows],
+                          observed={"gaps_s": [round(o, 4) for o in observed], "off_at": off})
 
     def skip(self, reason: str) -> None:
         raise NotApplicable(reason)
@@ -159,12 +207,15 @@ def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", see
         if inspect.iscoroutinefunction(fn):
             asyncio.run(_run_async(fn, ctx, limit))
         else:
-            fn(ctx)  # type: ignore[call-arg]
+            fn(ctx)
         verdict = combine(ctx.checks)
         if not ctx.checks:
             verdict, reason = Verdict.ERROR, "the executor recorded no check: nothing was verified"
     except ConformanceFailure as exc:
         verdict, reason = Verdict.FAIL, str(exc)
+        failing = exc.check
+    except StopScenario as exc:  # a failed precondition at SHOULD/MAY: the misses decide
+        verdict, reason = combine(ctx.checks), str(exc)
         failing = exc.check
     except NotApplicable as exc:
         verdict, reason = Verdict.SKIP, str(exc)

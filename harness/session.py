@@ -14,6 +14,7 @@ import httpx
 from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
 from harness.runner import Result, run_scenario
+from harness.options import normalize_timings
 from harness.target import Target, build_target, load_config
 from harness.transport.http import HttpClient
 from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
@@ -25,17 +26,29 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def merge_declared(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid over ``base`` one level deep (per-profile timings and options merge key by key)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
 def resolve_settings(config_file: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
     """The config file's settings with command-line values laid over them (None means unset)."""
     settings = load_config(config_file) if config_file else {}
+    if settings.get("timings"):
+        settings["timings"], notes = normalize_timings(settings["timings"])
+        if notes:
+            settings["notes"] = notes
     for key, value in overrides.items():
         if value is None or value == [] or value == ():
             continue
-        if key == "options":
-            merged = dict(settings.get("options") or {})
-            for profile, opts in value.items():
-                merged[profile] = {**(merged.get(profile) or {}), **opts}
-            settings["options"] = merged
+        if key in ("options", "timings"):
+            settings[key] = merge_declared(settings.get(key) or {}, value)
         else:
             settings[key] = value
     if settings.get("control") and not settings.get("target"):
@@ -71,13 +84,8 @@ class RunSession:
 
             self._server, served = start_bundled(self.faults)
             for key, value in served.items():
-                if key == "timings":  # declared timings override the served ones key by key
-                    settings["timings"] = {**value, **(settings.get("timings") or {})}
-                elif key == "options":
-                    opts = dict(settings.get("options") or {})
-                    for profile, declared in value.items():
-                        opts[profile] = {**declared, **(opts.get(profile) or {})}
-                    settings["options"] = opts
+                if key in ("timings", "options"):  # declared values override the served ones
+                    settings[key] = merge_declared(value, settings.get(key) or {})
                 else:
                     settings.setdefault(key, value)
             settings["target"], settings["control"] = served["target"], served["control"]

@@ -1,39 +1,24 @@
 """The target, described once: URLs, credentials, tenants, declared timings and profile options.
 
-Built from a config file (YAML or TOML) and command-line flags; nothing else reads settings.
+Built from settings (config file merged with flags, harness/settings.py); nothing else reads them.
 """
 from __future__ import annotations
 
-import tomllib
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import yaml
-
-from harness.options import merge_options
-from harness.schemas import registry
+from harness.options import all_options, build_timings, normalize_timings
+from harness.settings import load_config as load_config  # re-exported: callers load through here
+from harness.timing import Timings
 from harness.verdicts import ConfigError
 
-IMPLEMENTED_PROFILES = ["feed-polling", "ws-progress"]
 
-
-@dataclass(frozen=True)
-class Timings:
-    """Declared protocol timers (spec values by default), scaled by one multiplier."""
-
-    ping_interval: float = 30.0
-    idle_timeout: float = 300.0
-    token_lifetime: float = 900.0
-    app_message_timeout: float = 60.0
-    scale: float = 1.0
-    tolerance: float = 0.1
-    slack: float = 0.5
-
-    def __getitem__(self, name: str) -> float:
-        """A declared timing, multiplied by the scale."""
-        return float(getattr(self, name)) * self.scale
+def origin(url: str) -> str:
+    """scheme://host:port of a URL (the default port made explicit), lower-cased."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True)
@@ -51,14 +36,28 @@ class Target:
     max_wait: float = 30.0
     bundled: bool = False
     faults: tuple[str, ...] = ()
+    trusted_origins: tuple[str, ...] = ()
+    receiver_bind: str = "127.0.0.1:0"
+    receiver_url: str | None = None
+    notes: tuple[str, ...] = ()
 
     def option(self, profile: str, name: str) -> Any:
-        return (self.options.get(profile) or merge_options(profile, None))[name]
+        if profile not in self.options:
+            from harness.options import merge_options
+            return merge_options(profile, None)[name]
+        return self.options[profile][name]
 
     @property
     def secrets(self) -> list[str]:
-        passwords = [urlsplit(u).password for u in (self.base_url, self.control_url, self.token_url) if u]
+        passwords = [urlsplit(u).password for u in (self.base_url, self.control_url, self.token_url,
+                                                     self.receiver_url) if u]
         return [s for s in (self.token, self.client_secret, *passwords) if s]
+
+    def trusts(self, url: str) -> bool:
+        """Credentials go only to the target's own origins (and the ones it declared trusted)."""
+        mine = {origin(self.base_url), *(origin(u) for u in (self.control_url, self.token_url) if u)}
+        mine.update(origin(u) for u in self.trusted_origins)
+        return origin(url) in mine
 
     def described(self) -> dict[str, Any]:
         """What was tested, for the report: no secrets."""
@@ -68,11 +67,11 @@ class Target:
             "bundled": self.bundled,
             "tenants": list(self.tenants), "faults": list(self.faults),
             "auth": "token" if self.token else ("client-credentials" if self.client_id else "none"),
-            "timings": {k: getattr(self.timings, k) for k in
-                        ("ping_interval", "idle_timeout", "token_lifetime", "app_message_timeout",
-                         "scale", "tolerance", "slack")},
+            "timings": self.timings.described(),
             "request_timeout": self.request_timeout, "max_wait": self.max_wait,
+            "trusted_origins": list(self.trusted_origins),
             "options": self.options,
+            "notes": list(self.notes),
         }
 
 
@@ -83,29 +82,6 @@ def _no_password(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":[REDACTED]@")).geturl()
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read and validate a YAML or TOML config file; errors name the file and the setting."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--config {p}: cannot read: {exc.strerror}") from exc
-    try:
-        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"--config {p}: not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config {p}: expected a mapping of settings at the top level")
-    issues = registry().issues("harness/config", data)
-    if issues:
-        issue = issues[0]
-        where = issue.path.removeprefix("$.").removeprefix("$") or "(top level)"
-        raise ConfigError(f"--config {p}: setting {where}: {issue.message}")
-    return data
-
-
 def build_target(settings: dict[str, Any]) -> Target:
     """A Target from validated settings (config file merged with flags)."""
     if not settings.get("target"):
@@ -113,24 +89,25 @@ def build_target(settings: dict[str, Any]) -> Target:
     tenants = list(settings.get("tenants") or [])
     if settings.get("tenant") and settings["tenant"] not in tenants:
         tenants.insert(0, settings["tenant"])
-    options = {profile: merge_options(profile, (settings.get("options") or {}).get(profile))
-               for profile in ("feed-polling", "ws-progress", "callbacks", "webhooks")}
-    timings = Timings(**(settings.get("timings") or {}))
-    for key in ("target", "control", "token_url"):
+    for key in ("target", "control", "token_url", "receiver_url"):
         url = settings.get(key)
         if url is not None:
             parts = urlsplit(str(url))
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(f"{key}: {url!r} is not an http(s) URL")
+                raise ConfigError(f"{key}: {_no_password(str(url))!r} is not an http(s) URL")
     if bool(settings.get("client_id")) != bool(settings.get("client_secret")):
         raise ConfigError("client_id/client_secret: give both or neither")
+    declared, notes = normalize_timings(settings.get("timings"))
+    timings = build_timings(declared)
     return Target(
         base_url=str(settings["target"]).rstrip("/"),
         control_url=str(settings["control"]).rstrip("/") if settings.get("control") else None,
         token=settings.get("token"), client_id=settings.get("client_id"),
         client_secret=settings.get("client_secret"), token_url=settings.get("token_url"),
-        tenants=tuple(tenants), options=options, timings=timings,
+        tenants=tuple(tenants), options=all_options(settings.get("options")), timings=timings,
         request_timeout=float(settings.get("request_timeout", 5.0)),
         max_wait=float(settings.get("max_wait", 30.0)),
+        trusted_origins=tuple(settings.get("trusted_origins") or ()),
+        receiver_bind=str(settings.get("receiver_bind") or "127.0.0.1:0"),
+        receiver_url=settings.get("receiver_url"), notes=tuple([*(settings.get("notes") or ()), *notes]),
     )
-

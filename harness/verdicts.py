@@ -40,10 +40,13 @@ class Check:
     message: str
     expected: Any = None
     observed: Any = None
+    clause: str | None = None  # None: the scenario's own clause
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "passed": self.passed,
                                "level": str(self.level), "message": self.message}
+        if self.clause:
+            out["clause"] = self.clause
         if not self.passed:
             out["expected"] = self.expected
             out["observed"] = self.observed
@@ -52,6 +55,14 @@ class Check:
 
 class ConformanceFailure(Exception):
     """A MUST check failed: stops the scenario with a FAIL."""
+
+    def __init__(self, check: Check) -> None:
+        super().__init__(check.message)
+        self.check = check
+
+
+class StopScenario(Exception):
+    """A precondition (``ctx.require``) failed at SHOULD/MAY: the scenario stops with a WARN."""
 
     def __init__(self, check: Check) -> None:
         super().__init__(check.message)

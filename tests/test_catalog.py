@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from harness.catalog import CatalogError, Scenario, Source, catalog, load_catalog, load_file, select
-from harness.target import IMPLEMENTED_PROFILES
+from harness.profile import profile_names
+
+IMPLEMENTED_PROFILES = list(profile_names())
 from harness.verdicts import ConfigError, Level
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -118,7 +120,8 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
                          level=Level.MUST, requirement="testing",
                          source=Source("002_e3bd9b87737f08a2.txt", GOOD["source"]["clause"]),
                          kind="feed-polling.empty-feed", path=path, needs=("control",),
-                         parameters={"feed": "journey"}, tags=("empty",))
+                         parameters={"feed": "journey"}, tags=("empty",),
+                         resources=("feed:journey",))  # the profile's default: the feeds it reads
     assert load_catalog(tmp_path / "scenarios") == [s]
 
 
@@ -127,7 +130,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     (_variant(level="MUSTNT"), "$.level", "MUSTNT"),
     (_variant(id="Bad ID!"), "$.id", "Bad ID!"),
     (_variant(id="nohyphen"), "$.id", "nohyphen"),
-    (_variant(profile="feed-pollin"), "$.profile", "feed-pollin"),
+    (_variant(profile="feed-pollin"), "'profile'", "feed-pollin"),
     (_variant(kind="nodot"), "$.kind", "nodot"),
     (_variant(source={"seed": "999.txt", "clause": "A clause that is long enough."}), "$.source.seed", "999.txt"),
     (_variant(source={"seed": "002_e3bd9b87737f08a2.txt"}), "clause", "required"),
@@ -192,7 +195,7 @@ def test_duplicate_id_names_both_files(tmp_path: Path) -> None:
 
 def test_duplicate_id_across_profiles(tmp_path: Path) -> None:
     _write(tmp_path, GOOD, "a.yaml")
-    _write(tmp_path, _variant(profile="ws-progress", kind="ws-progress.x"), "b.yaml", "ws-progress")
+    _write(tmp_path, _variant(profile="ws-progress", kind="ws-progress.x", parameters={}), "b.yaml", "ws-progress")
     with pytest.raises(CatalogError, match="already used"):
         load_catalog(tmp_path / "scenarios")
 

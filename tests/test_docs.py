@@ -18,7 +18,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 def test_example_config_is_valid() -> None:
     settings = load_config(ROOT / "docs" / "target-config.example.yaml")
     target = build_target(settings)
-    assert target.timings.idle_timeout == 30
+    assert target.timings.get("ws-progress", "idle_timeout") == 30
     assert target.option("ws-progress", "idle_close_code") == 4000
     assert set(target.option("ws-progress", "jobs")) == {"short", "failing", "app-message", "long"}
 

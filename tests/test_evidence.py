@@ -166,8 +166,8 @@ def test_as_dict_leaves_out_empty_sections(red: Redactor) -> None:
 def test_timing_is_recorded(red: Redactor) -> None:
     ev = Evidence(red)
     ev.timing("ping_interval", 0.26, 0.2, 0.9, "PASS")
-    assert ev.as_dict()["timings"] == [{"name": "ping_interval", "observed": 0.26, "lower": 0.2,
-                                        "upper": 0.9, "verdict": "PASS"}]
+    assert ev.as_dict()["timings"] == [{"name": "ping_interval", "declared": None, "observed": 0.26,
+                                        "lower": 0.2, "upper": 0.9, "verdict": "PASS"}]
 
 
 def test_at_is_relative_to_the_start(red: Redactor) -> None:

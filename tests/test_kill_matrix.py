@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from harness.catalog import catalog
-from harness.target import IMPLEMENTED_PROFILES
+from harness.profile import profile_names
+
+IMPLEMENTED_PROFILES = list(profile_names())
 from harness.verdicts import Verdict
 from reference_server.faults import all_faults
 from tests.killmatrix import load_matrix, run_profile

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from harness.options import PROFILE_OPTIONS, merge_options
+from harness.options import build_timings, merge_options
+from harness.profile import profiles
 from harness.session import resolve_settings
-from harness.target import Target, Timings, build_target, load_config
+from harness.target import Target, build_target, load_config
+from harness.timing import Margin
 from harness.verdicts import ConfigError
 
 YAML_CONFIG = """\
@@ -83,7 +85,7 @@ def test_config_file_builds_a_target(tmp_path: Path) -> None:
     assert target.option("feed-polling", "feeds") == ["journey", "document"]
     # undeclared options keep their defaults
     assert target.option("feed-polling", "tenant_header") == "X-TENANT-ID"
-    assert target.timings["ping_interval"] == 5.0
+    assert target.timings.get("ws-progress", "ping_interval") == 5.0
     described = target.described()
     assert "file-token" not in repr(described)
     assert described["auth"] == "token"
@@ -114,7 +116,7 @@ def test_empty_file_is_no_settings(tmp_path: Path) -> None:
     ("c.yaml", "timings: {scale: 0}\n", "timings.scale"),
     ("c.yaml", "timings: {pingInterval: 1}\n", "pingInterval"),
     ("c.yaml", "options: {feed-pollin: {}}\n", "feed-pollin"),
-    ("c.yaml", "options: {feed-polling: [1]}\n", "options['feed-polling']"),
+    ("c.yaml", "options: {feed-polling: [1]}\n", "options.feed-polling"),
     ("c.yaml", "profiles: [feed-polling, smoke-signals]\n", "profiles"),
 ])
 def test_bad_setting_is_named(tmp_path: Path, name: str, text: str, named: str) -> None:
@@ -156,9 +158,9 @@ def test_unknown_profile_option_is_named() -> None:
 
 
 def test_unknown_profile_option_from_a_config_file(tmp_path: Path) -> None:
-    settings = load_config(_file(tmp_path, "target: http://x\noptions:\n  ws-progress:\n    idle_close: 4000\n"))
-    with pytest.raises(ConfigError, match=r"^options\.ws-progress\.idle_close: unknown option"):
-        build_target(settings)
+    path = _file(tmp_path, "target: http://x\noptions:\n  ws-progress:\n    idle_close: 4000\n")
+    with pytest.raises(ConfigError, match=r"setting options\.ws-progress\.idle_close: unknown setting; known: "):
+        load_config(path)  # refused as the file is read, before any scenario runs
 
 
 def test_merge_options_unknown_profile() -> None:
@@ -179,12 +181,12 @@ def test_client_credentials_come_in_pairs(settings: dict[str, Any]) -> None:
 
 def test_defaults_of_a_minimal_target() -> None:
     target = build_target({"target": "http://127.0.0.1:9"})
-    assert target == Target(base_url="http://127.0.0.1:9", options=target.options)
+    assert target == Target(base_url="http://127.0.0.1:9", options=target.options, timings=target.timings)
     assert target.control_url is None and target.token is None and target.tenants == ()
     assert target.request_timeout == 5.0 and target.max_wait == 30.0
-    assert target.timings == Timings()
-    for profile, known in PROFILE_OPTIONS.items():
-        assert target.options[profile] == {name: opt.default for name, opt in known.items()}
+    assert target.timings == build_timings(None)
+    for profile, desc in profiles().items():
+        assert target.options[profile] == desc.defaults()
     assert target.described()["auth"] == "none"
 
 
@@ -254,31 +256,29 @@ def test_bad_target_url_from_flags_is_a_config_error(url: str) -> None:
 # -- Timings ----------------------------------------------------------------------------------
 
 def test_timings_are_scaled_by_one_multiplier() -> None:
-    t = Timings(ping_interval=2.0, idle_timeout=10.0, token_lifetime=60.0, app_message_timeout=4.0,
-                scale=0.25)
-    assert t["ping_interval"] == 0.5
-    assert t["idle_timeout"] == 2.5
-    assert t["token_lifetime"] == 15.0
-    assert t["app_message_timeout"] == 1.0
-    # the declared values themselves are kept as given
-    assert t.ping_interval == 2.0
+    t = build_timings({"ws-progress": {"ping_interval": 2.0, "idle_timeout": 10.0, "token_lifetime": 60.0,
+                                       "app_message_timeout": 4.0}, "scale": 0.25})
+    get = lambda name: t.get("ws-progress", name)  # noqa: E731
+    assert (get("ping_interval"), get("idle_timeout"), get("token_lifetime"), get("app_message_timeout")) == \
+        (0.5, 2.5, 15.0, 1.0)
+    assert t.declared["ws-progress"]["ping_interval"] == 2.0  # the declared values are kept as given
 
 
 def test_spec_timings_by_default() -> None:
-    t = Timings()
-    assert (t["ping_interval"], t["idle_timeout"], t["token_lifetime"], t["app_message_timeout"]) == \
-        (30.0, 300.0, 900.0, 60.0)
+    t = build_timings(None)
+    assert [t.get("ws-progress", n) for n in ("ping_interval", "idle_timeout", "token_lifetime",
+                                              "app_message_timeout")] == [30.0, 300.0, 900.0, 60.0]
 
 
 def test_scale_from_a_config_file(tmp_path: Path) -> None:
-    path = _file(tmp_path, "target: http://x\ntimings: {idle_timeout: 4, scale: 3, tolerance: 0.2, slack: 1}\n")
+    path = _file(tmp_path, "target: http://x\ntimings: {ws-progress: {idle_timeout: 4}, scale: 3, tolerance: 0.2, slack: 1}\n")
     target = build_target(load_config(path))
-    assert target.timings["idle_timeout"] == 12.0
-    assert target.timings["ping_interval"] == 90.0  # spec default, scaled too
-    assert (target.timings.tolerance, target.timings.slack) == (0.2, 1.0)
+    assert target.timings.get("ws-progress", "idle_timeout") == 12.0
+    assert target.timings.get("ws-progress", "ping_interval") == 90.0  # spec default, scaled too
+    assert (target.timings.tolerance, target.timings.slack) == (Margin(0.2), Margin(1.0))
     assert target.described()["timings"]["scale"] == 3
 
 
 def test_unknown_timing_name_is_an_error() -> None:
-    with pytest.raises(AttributeError):
-        Timings()["pingInterval"]
+    with pytest.raises(KeyError):
+        build_timings(None).get("ws-progress", "pingInterval")

@@ -11,7 +11,8 @@ import pytest
 from harness.catalog import Scenario, Source
 from harness.evidence import REDACTED
 from harness.runner import Context, Result, executor, executors, run_scenario
-from harness.target import Target, Timings
+from harness.target import Target
+from harness.timing import Timings
 from harness.verdicts import (Check, ConformanceFailure, HarnessError, Level, SetupFailed,
                               TargetUnreachable, Verdict, combine)
 
@@ -331,7 +332,7 @@ def test_async_executor_that_hangs_is_an_error_within_the_limit() -> None:
 
 
 def test_context_helpers() -> None:
-    target = Target(base_url="http://127.0.0.1:9", timings=Timings(ping_interval=6.0, scale=0.5))
+    target = Target(base_url="http://127.0.0.1:9", timings=Timings({"feed-polling": {"ping_interval": 6.0}}, scale=0.5))
     result = _run("test.context", target)
     assert [c.name for c in result.checks if not c.passed] == []
     assert result.verdict is Verdict.PASS

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from harness.resources import scenarios_dir
+from harness.settings import from_namespace, to_pytest_args
 from harness.session import EXIT_ERROR, EXIT_USAGE, new_run_id, resolve_settings
 from harness.target import build_target
 from harness.verdicts import ConfigError
@@ -17,11 +19,8 @@ _PYTEST_TO_OURS = {2: EXIT_USAGE, 4: EXIT_USAGE, 5: EXIT_USAGE}
 
 
 def _check_settings(args: argparse.Namespace) -> dict[str, object]:
-    settings = resolve_settings(args.config, {
-        "target": args.target, "control": args.control, "token": args.token,
-        "client_id": args.client_id, "client_secret": args.client_secret, "token_url": args.token_url,
-        "tenants": args.tenant, "max_wait": args.max_wait,
-    })
+    given = from_namespace(vars(args))
+    settings = resolve_settings(args.config, given)
     if settings.get("target"):
         build_target(settings)  # raises ConfigError naming the setting
         if args.reference_fault:
@@ -35,33 +34,23 @@ def _check_settings(args: argparse.Namespace) -> dict[str, object]:
     return settings
 
 
-def pytest_args(args: argparse.Namespace, out: Path, run_id: str) -> list[str]:
+def pytest_args(args: argparse.Namespace, out: Path, run_id: str) -> tuple[list[str], dict[str, str]]:
+    """pytest's arguments and the environment (secrets travel there, never on a command line)."""
     ini = Path(__file__).resolve().parent.parent / "conformance.ini"
     argv = [str(scenarios_dir()), "-c", str(ini), "--rootdir", str(scenarios_dir().parent),
             "-p", "no:cacheprovider", "--junitxml", str(out / "junit.xml"),
-            "--alluredir", str(out / "allure-results"), "--conformance-run-id", run_id,
-            "--conformance-report-dir", str(out.parent), "-rfE",
+            "--alluredir", str(out / "allure-results"), f"--conformance-run-id={run_id}",
+            f"--conformance-report-dir={out.parent}", "-rfE",
             "-q" if args.quiet else "-v", "--no-header", "--tb=short"]
     from harness.cli import plugin_registered
     if not plugin_registered():
         argv += ["-p", "harness.plugin"]
-    pairs = [("--conformance-target", args.target), ("--conformance-control", args.control),
-             ("--conformance-token", args.token), ("--conformance-client-id", args.client_id),
-             ("--conformance-client-secret", args.client_secret),
-             ("--conformance-token-url", args.token_url), ("--conformance-config", args.config),
-             ("--conformance-level", args.level), ("--conformance-seed", args.seed),
-             ("--conformance-max-wait", args.max_wait)]
-    for flag, value in pairs:
-        if value is not None:
-            argv += [flag, str(value)]
-    for flag, values in (("--conformance-tenant", args.tenant), ("--conformance-profile", args.profile),
-                         ("--conformance-select", args.select),
-                         ("--conformance-reference-fault", args.reference_fault)):
-        for value in values:
-            argv += [flag, value]
-    if args.strict:
-        argv.append("--conformance-strict")
-    return argv
+    given, env = to_pytest_args({k: v for k, v in from_namespace(vars(args)).items() if k != "report_dir"})
+    argv += given
+    if args.config:
+        argv.append(f"--conformance-config={args.config}")
+    argv += [f"--conformance-reference-fault={f}" for f in args.reference_fault]
+    return argv, env
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -78,7 +67,17 @@ def run_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"conformance: --report-dir {root}: cannot create: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    code = int(pytest.main(pytest_args(args, out, run_id)))
+    argv, env = pytest_args(args, out, run_id)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        code = int(pytest.main(argv))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     if code in _PYTEST_TO_OURS:
         print(f"conformance: pytest stopped with code {code} (usage, collection error or no scenario "
               f"selected); see the messages above", file=sys.stderr)

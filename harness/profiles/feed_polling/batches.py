@@ -19,7 +19,7 @@ def read_batch(ctx: Context, fc: FeedClient, feed: str, what: str) -> Batch:
     """GET next, which must answer 200 with a batch."""
     r = fc.next(feed)
     batch = parse_batch(r) if r.status_code == 200 else None
-    ctx.check(f"{what}-is-batch", batch is not None, f"{what}: next answers 200 with a batch",
+    ctx.require(f"{what}-is-batch", batch is not None, f"{what}: next answers 200 with a batch",
               expected="200 with {batchId, notifications, moreAvailable}",
               observed=f"{r.status_code} {r.text[:300]}")
     assert batch is not None

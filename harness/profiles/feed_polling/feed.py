@@ -120,7 +120,7 @@ class FeedClient:
             if r.status_code == 204:
                 return batches
             batch = parse_batch(r) if r.status_code == 200 else None
-            self.ctx.check("next-answers-batch", batch is not None,
+            self.ctx.require("next-answers-batch", batch is not None,
                            "next answers 200 with a batch or 204 when empty",
                            expected="200 with a batch, or 204", observed=f"{r.status_code} {r.text[:200]}")
             assert batch is not None

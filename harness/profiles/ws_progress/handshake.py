@@ -63,7 +63,7 @@ async def handshake_auth(ctx: Context) -> None:
 @executor("ws-progress.handshake-expired")
 async def handshake_expired(ctx: Context) -> None:
     lifetime = ctx.timing("token_lifetime")
-    wait = lifetime + ctx.target.timings.slack * ctx.target.timings.scale
+    wait = ctx.latest(lifetime)
     ctx.require_wait(wait, "an expired token")
     async with WsClient(ctx) as ws:
         tok = await ws.token()
