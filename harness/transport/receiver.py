@@ -14,7 +14,11 @@ token (``evidence.redactor.add(inbox.token)``) so that reports never carry it.
 Bounds: bodies are kept up to ``max_body`` bytes (the rest is read and discarded up to 8 MiB, past
 which the connection is closed); each inbox keeps ``max_deliveries`` deliveries and counts the
 rest; strays are the last 200; a request whose body is not complete within ``read_timeout``
-seconds, and a connection that sends no complete request for as long, are closed.
+seconds, and a connection that sends no complete request for as long, are closed. At worst an
+inbox holds max_deliveries x max_body bytes (64 MiB with the defaults) until it is dropped.
+
+Behind a proxy, ``public_url`` is what targets are given; a request reaches its inbox whether the
+proxy passes the public URL's path prefix through or strips it.
 """
 from __future__ import annotations
 
