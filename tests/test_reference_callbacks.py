@@ -343,8 +343,8 @@ def _leak(api: Api, rx: Receiver) -> int:
 
 FAULT_CASES: dict[str, tuple[Callable[[Api, Receiver], Any], Any, Any]] = {
     # fault: (observation, on a clean server, with the fault)
-    "cb-constant-always": (_gap_check(1, 0.25, 2, lambda g: g[1] > 0.4), True, False),
-    "cb-doubling": (_gap_check(2, 0.25, 1, lambda g: g[0] < 0.4), True, False),
+    "cb-constant-always": (_gap_check(1, 0.3, 2, lambda g: g[1] > 0.45), True, False),
+    "cb-doubling": (_gap_check(2, 0.3, 1, lambda g: g[0] < 0.45), True, False),
     "cb-interval-ignores-failures": (_gap_check(2, 0.2, 2, lambda g: g[1] > 0.5), True, False),
     "cb-attempts-off-by-one": (_count(["500"] * 5, attempts=1), 2, 3),
     "cb-no-retry-on-timeout": (_count(["slow"], timeout=0.3, quiet=0.7), 2, 1),

@@ -7,9 +7,9 @@ Three objects exist in every client and run for real (asyncio tasks):
 - ``SCRI.CONFORMANCE.LONG`` waits, runs 60 s (fast 3 s), ends 1900
 
 An execution shows a waiting status (1700) for the first fifth of its run, then 1550 (active).
-When it ends, its callback (if any) goes to the sender; a recurring execution runs
-``RECURRING_CYCLES`` cycles and sends none (seed 003: "the execution is carried out but the
-callback does not take effect"). Executions are kept in the store; one that was running when
+When it ends, its callback (if any) goes to the sender. A recurring execution runs
+``RECURRING_CYCLES`` cycles (ended at the end of each, waiting again in between) and sends no
+callback (seed 003: "the execution is carried out but the callback does not take effect"). Executions are kept in the store; one that was running when
 the server stopped shows 1810 ENDED_VANISHED after a restart, without a callback.
 """
 from __future__ import annotations
