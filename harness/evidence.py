@@ -80,6 +80,7 @@ class Evidence:
     frames: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # requests the target made to us
     attachments: dict[str, str] = field(default_factory=dict)
 
     def at(self, moment: float | None = None) -> float:
@@ -106,6 +107,8 @@ class Evidence:
             out["frames"] = self.frames
         if self.timings:
             out["timings"] = self.timings
+        if self.deliveries:
+            out["deliveries"] = self.deliveries
         if self.notes:
             out["notes"] = self.notes
         if self.attachments:

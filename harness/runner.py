@@ -16,10 +16,11 @@ from typing import Any, Awaitable, Callable
 from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
 from harness.transport.http import AsyncHttpClient, HttpClient
+from harness.transport.receiver import Inbox, Receiver
 from harness.target import Target
 from harness.timing import TimingVerdict, Window, off_schedule, round_or_none
 from harness.verdicts import (Check, ConformanceFailure, HarnessError, Level, NotApplicable,
-                              StopScenario, Verdict, combine)
+                              SetupFailed, StopScenario, Verdict, combine)
 
 Executor = Callable[["Context"], None] | Callable[["Context"], Awaitable[None]]
 _EXECUTORS: dict[str, Executor] = {}
@@ -44,7 +45,8 @@ def executors() -> dict[str, Executor]:
 class Context:
     """What an executor sees: the scenario, the target, clients that record evidence, checks."""
 
-    def __init__(self, scenario: Scenario, target: Target, run_id: str, seed: int) -> None:
+    def __init__(self, scenario: Scenario, target: Target, run_id: str, seed: int,
+                 receiver: Receiver | None = None) -> None:
         self.scenario = scenario
         self.target = target
         self.run_id = run_id
@@ -55,6 +57,9 @@ class Context:
         self._http: HttpClient | None = None
         self._ahttp: AsyncHttpClient | None = None
         self._marks = 0
+        self._receiver = receiver
+        self._inboxes: list[Inbox] = []
+        self._cleanups: list[Callable[[], None]] = []
 
     # -- settings -------------------------------------------------------------------------
     def option(self, name: str) -> Any:
@@ -88,6 +93,21 @@ class Context:
             self._ahttp = AsyncHttpClient(self.evidence, token=self.target.token,
                                           timeout=self.target.request_timeout)
         return self._ahttp
+
+    def inbox(self, label: str = "") -> Inbox:
+        """A fresh inbox on the run's receiver: its URL is what the target is told to call.
+        The inbox token is a capability, redacted from every report; its deliveries become
+        evidence and it is closed when the scenario ends, whatever the verdict."""
+        if self._receiver is None:
+            raise SetupFailed("the receiver is not running (a scenario needing it must declare needs: [receiver])")
+        box = self._receiver.inbox(label or self.scenario.id)
+        self.evidence.redactor.add(box.token)
+        self._inboxes.append(box)
+        return box
+
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` when the scenario ends, whatever its verdict (errors are noted)."""
+        self._cleanups.append(cleanup)
 
     # -- verdict building -----------------------------------------------------------------
     def check(self, name: str, ok: bool, message: str, *, expected: Any = None,
@@ -155,6 +175,15 @@ class Context:
                                 f"{self.target.max_wait:g}s")
 
     def close(self) -> None:
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception as exc:  # a failed cleanup is noted, it does not change the verdict
+                self.evidence.note(f"cleanup failed: {type(exc).__name__}: {exc}")
+        for box in self._inboxes:
+            box.close()
+            self.evidence.deliveries += [d.as_evidence(self.evidence.redactor, self.evidence.started)
+                                         for d in box.deliveries()]
         if self._http is not None:
             self._http.close()
 
@@ -189,10 +218,11 @@ async def _run_async(fn: Callable[[Context], Awaitable[None]], ctx: Context, lim
             await ctx._ahttp.aclose()
 
 
-def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", seed: int = 0) -> Result:
+def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", seed: int = 0,
+                 receiver: Receiver | None = None) -> Result:
     started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     t0 = time.monotonic()
-    ctx = Context(scenario, target, run_id, seed)
+    ctx = Context(scenario, target, run_id, seed, receiver)
     verdict: Verdict
     reason = ""
     failing: Check | None = None

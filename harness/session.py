@@ -17,6 +17,7 @@ from harness.runner import Result, run_scenario
 from harness.options import normalize_timings
 from harness.target import Target, build_target, load_config
 from harness.transport.http import HttpClient
+from harness.transport.receiver import Receiver
 from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
@@ -70,6 +71,20 @@ class RunSession:
     unreachable: str | None = None
     started: float = field(default_factory=time.time)
     _server: Any = None
+    _receiver: Receiver | None = None
+    _receiver_error: str | None = None
+
+    def receiver(self) -> Receiver | None:
+        """The run's receiver, started the first time a scenario needs it (None if it cannot bind)."""
+        if self._receiver is None and self._receiver_error is None and self.target is not None:
+            receiver = Receiver(self.target.receiver_bind, self.target.receiver_url)
+            try:
+                receiver.start()
+            except OSError as exc:
+                self._receiver_error = f"the receiver cannot listen on {self.target.receiver_bind}: {exc}"
+            else:
+                self._receiver = receiver
+        return self._receiver
 
     @property
     def bundled(self) -> bool:
@@ -118,11 +133,20 @@ class RunSession:
             result = Result(scenario, Verdict.ERROR, self.unreachable or "setup failed", [],
                             Evidence(Redactor(secrets)), time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
         else:
-            result = run_scenario(scenario, self.target, run_id=self.run_id, seed=self.seed)
+            receiver = self.receiver() if "receiver" in scenario.needs else None
+            if "receiver" in scenario.needs and receiver is None:
+                result = Result(scenario, Verdict.ERROR, f"setup failed: {self._receiver_error}", [],
+                                Evidence(Redactor(self.target.secrets)), time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
+            else:
+                result = run_scenario(scenario, self.target, run_id=self.run_id, seed=self.seed,
+                                      receiver=receiver)
         self.results.append(result)
         return result
 
     def stop(self) -> None:
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
         if self._server is not None:
             self._server.stop()
             self._server = None

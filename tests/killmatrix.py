@@ -21,7 +21,7 @@ MATRIX_FILE = Path(__file__).with_name("kill_matrix.yaml")
 
 # Each scenario gets its own bundled server, so scenarios can run side by side without a fault
 # in one (events leaking, sockets closed) reaching into another: the matrix stays deterministic.
-WORKERS = {"ws-progress": 6, "feed-polling": 2}
+WORKERS = {"ws-progress": 6, "feed-polling": 2, "callbacks": 6, "webhooks": 6}
 
 
 def _run_alone(scenario: Scenario, faults: tuple[str, ...]) -> Verdict:
