@@ -86,9 +86,9 @@ def hostile_scenario() -> dict[str, Any]:
         "ws-hostile-body", "FAIL", profile="ws-progress", reason="target said: " + HOSTILE, checks=[check],
         failure={"check": HOSTILE, "message": HOSTILE, "expected": 200, "observed": {HOSTILE: HOSTILE}},
         evidence={"exchanges": [{
-            "at": 0.1, "method": "GET", "url": "javascript:window.__pwned=5//" + HOSTILE,
-            "request_headers": {"X-Evil": HOSTILE}, "status": 200, "elapsed_ms": 1.0,
-            "response_headers": {HOSTILE: HOSTILE}, "response_body": HOSTILE}],
+            "at": 0.1, "method": "GET", "url": "javascript:window.__pwned=5//" + HOSTILE + "Z" * 900,
+            "request_headers": {"X-Evil": HOSTILE, "X-Long": "Y" * 3000}, "status": 200, "elapsed_ms": 1.0,
+            "response_headers": {HOSTILE: HOSTILE}, "response_body": {"token-like": "Q" * 5000, "e": HOSTILE}}],
             "frames": [{"at": 0.2, "socket": HOSTILE, "direction": "received", "type": HOSTILE,
                         "data": HOSTILE, "reason": HOSTILE}],
             "deliveries": [{"at": 0.3, "method": "POST", "path": HOSTILE, "headers": {HOSTILE: HOSTILE},

@@ -130,6 +130,22 @@ async def test_everything_reads_with_scripts_off(browser: Page, pages: dict[str,
         await _open(browser, "about:blank")
 
 
+@pytest.mark.parametrize("name", ["mixed", "hostile"])
+async def test_everything_fits_a_1400_px_window(browser: Page, pages: dict[str, str], name: str) -> None:
+    """Long unbroken tokens, URLs and JSON wrap: opened in full, no part runs past the window."""
+    await _open(browser, "about:blank")
+    await _open(browser, pages[name])
+    widths = await browser.evaluate("""(() => {
+        document.querySelectorAll('details').forEach(d => { d.open = true; });
+        const over = [...document.querySelectorAll('body *')].filter(
+            el => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('svg'));
+        return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                over: over.slice(0, 5).map(el => el.tagName + '.' + el.className)};
+    })()""")
+    assert widths["window"] == 1400
+    assert widths["page"] <= widths["window"] and widths["over"] == [], widths
+
+
 async def test_nothing_from_the_target_runs(browser: Page, pages: dict[str, str]) -> None:
     await _open(browser, pages["hostile"])
     await asyncio.sleep(0.3)  # give an injected handler (if any) the time to fire
