@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from reference_server.config import ServerConfig
+from reference_server.contract import asyncapi_document, with_components
 from reference_server.protocols import protocols
 
 CONFIG_KEY: web.AppKey[ServerConfig] = web.AppKey("config", ServerConfig)
@@ -21,6 +22,7 @@ def build_app(config: ServerConfig) -> web.Application:
     for protocol in protocols():
         protocol.setup(app, config)
     app.router.add_get("/openapi.json", _openapi)
+    app.router.add_get("/asyncapi.json", _asyncapi)
     return app
 
 
@@ -29,17 +31,21 @@ def openapi_document(config: ServerConfig | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for protocol in protocols():
         paths.update(protocol.openapi_paths(config))
-    return {
+    return with_components({
         "openapi": "3.1.0",
         "info": {"title": "progress-conformance reference server", "version": "0.1.0"},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": paths,
-    }
+    })
 
 
 async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[CONFIG_KEY]))
+
+
+async def _asyncapi(request: web.Request) -> web.Response:
+    return web.json_response(asyncapi_document(request.host))
 
 
 @dataclass

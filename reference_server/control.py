@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from reference_server.config import ServerConfig
+from reference_server.contract import ref
 from reference_server.problems import bearer_token, problem
 from reference_server.store import FEED_IDS, FeedStore, NewEvent
 
@@ -55,11 +56,6 @@ def setup(app: web.Application, config: ServerConfig) -> None:
 
 def openapi_paths(prefix: str) -> dict[str, Any]:
     prefix = prefix.rstrip("/")
-    event = {
-        "type": "object",
-        "required": ["eventType"],
-        "properties": {"eventType": {"type": "string", "minLength": 1}, "payload": {}},
-    }
     return {
         prefix + "/feeds/{feedId}/events": {
             "post": {
@@ -71,21 +67,11 @@ def openapi_paths(prefix: str) -> dict[str, Any]:
                     {"name": TENANT_HEADER, "in": "header", "required": False,
                      "schema": {"type": "string"}},
                 ],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["events"],
-                    "properties": {
-                        "events": {"type": "array", "minItems": 1,
-                                   "maxItems": MAX_EVENTS_PER_CALL, "items": event},
-                        "tenantId": {"type": "string"},
-                    },
-                }}}},
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": ref("feed-polling/control-events-request")}}},
                 "responses": {
-                    "201": {"description": "Stored, in this order",
-                            "content": {"application/json": {"schema": {
-                                "type": "object", "required": ["ids"],
-                                "properties": {"ids": {"type": "array",
-                                                       "items": {"type": "string"}}}}}}},
+                    "201": {"description": "Stored, in this order", "content": {"application/json": {
+                        "schema": ref("feed-polling/control-events-response")}}},
                     "400": {"description": "Invalid request"},
                     "401": {"description": "Missing or invalid bearer token"},
                     "403": {"description": "Unknown tenant in X-TENANT-ID"},

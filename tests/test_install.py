@@ -50,6 +50,9 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
     assert any(n.startswith("harness/_data/schemas/feed-polling/") for n in names)
     assert any(n.startswith("harness/_data/scenarios/feed-polling/") for n in names)
     assert any(n.startswith("reference_server/") for n in names)
+    assert {"harness/reporting/templates/report.html.j2", "harness/reporting/templates/report.js",
+            "harness/reporting/templates/report.css",
+            "harness/_data/schemas/asyncapi/progress.asyncapi.json"} <= set(names)
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"

@@ -1,16 +1,22 @@
 """Reports of a small real run: report.json valid by its schema, HTML written, no secret anywhere."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.reporting import timing_chart as chart_module
 from harness.reporting.html import render, write_html
+from harness.reporting.timing_chart import chart
 from harness.reporting.report_json import REPORT_SCHEMA, build_report, write_report
 from harness.catalog import catalog, select
 from harness.schemas import registry
@@ -18,6 +24,7 @@ from harness.session import RunSession
 from harness.verdicts import Verdict
 from reference_server.app import RunningServer, start_in_thread
 from reference_server.config import ServerConfig
+from tests import report_samples
 
 CHOSEN = ["fp-auth-required", "fp-batch-shape", "fp-empty-feed-204"]
 KNOWN_TOKEN = "report-test-token-Zx81qLw0"
@@ -109,7 +116,7 @@ def test_html_is_written(clean_run: tuple[RunSession, dict[str, Any], Path]) -> 
     assert html.startswith("<!doctype html>") and html.rstrip().endswith("</html>")
     for scenario_id in CHOSEN:
         assert scenario_id in html
-    assert "total: 3 PASS: 3" in html
+    assert '<span class="count">3 scenarios</span>' in html and '<span class="count PASS">PASS 3</span>' in html
     assert render(report) == html
 
 
@@ -131,7 +138,7 @@ def test_fail_shows_expected_and_observed(tmp_path: Path) -> None:
     written = json.loads((tmp_path / session.run_id / "report.json").read_text())
     assert registry().issues(REPORT_SCHEMA, written) == []
     html = (tmp_path / session.run_id / "report.html").read_text()
-    assert "<th>expected</th><th>observed</th>" in html and "class='FAIL'" in html
+    assert 'data-verdict="FAIL"' in html and '<pre class="expected">204</pre>' in html
     assert _grep(tmp_path, _secrets_of(session)) == []
 
 
@@ -193,3 +200,98 @@ def test_no_secret_in_junit_allure_or_json(tmp_path: Path, server_with_known_sec
     assert registry().issues(REPORT_SCHEMA, report) == []
     assert {e["id"]: e["verdict"] for e in report["scenarios"]} == {
         "fp-auth-required": "PASS", "fp-batch-shape": "PASS", "fp-empty-feed-204": "FAIL"}
+
+
+# -- report.html from hand-built report.json dicts (the browser facts are in test_html_browser.py) --
+
+def _csp_sources(html: str) -> dict[str, str]:
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert policy is not None
+    return {d.split()[0]: d.split(None, 1)[1] if " " in d else "" for d in
+            policy.group(1).replace("&#39;", "'").split("; ")}
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_html_is_self_contained_and_allows_only_its_own_script() -> None:
+    html = render(report_samples.mixed_report())
+    assert not re.search(r"""(?i)\b(?:src|href|action)\s*=\s*(?!["']?#)""", html), "only in-page links"
+    assert "@import" not in html and "url(" not in html
+    csp = _csp_sources(html)
+    assert csp["default-src"] == "'none'" and csp["img-src"] == "'none'"
+    [script] = re.findall(r"<script>(.*?)</script>", html, re.S)
+    [style] = re.findall(r"<style>(.*?)</style>", html, re.S)
+    assert csp["script-src"] == _sha256(script) and csp["style-src"] == _sha256(style)
+    assert "unsafe-inline" not in html
+
+
+def test_html_puts_failures_first_with_the_declared_settings() -> None:
+    html = render(report_samples.mixed_report())
+    order = [html.index(f'<span class="sid">{sid}</span>') for sid in
+             ("fp-empty-feed-204", "cb-retry-backoff", "fp-problem-details", "ws-ping-interval")]
+    assert order == sorted(order)
+    for row in ("<td>ws-progress</td><td>idle_timeout</td><td>2.0</td>",
+                "<td>callbacks</td><td>retry_initial</td><td>1.0</td>",
+                '<td class="dim">all</td><td>tolerance</td><td>0.1</td>',
+                "<td>feed-polling</td><td>stale_complete_status</td><td>409</td>",
+                "<td>MUST</td><td>3</td><td>1</td>"):
+        assert row in html
+    assert "interrupted" not in html
+    assert "This run was interrupted" in render(report_samples.report([], interrupted=True))
+
+
+class _Tags(HTMLParser):
+    """Every start tag and attribute of a page, as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def test_html_escapes_and_shows_every_hostile_character() -> None:
+    html = render(report_samples.report([report_samples.hostile_scenario()]))
+    parsed = _Tags()
+    parsed.feed(html)
+    names = [tag for tag, _ in parsed.tags]
+    assert names.count("script") == 1 and "img" not in names and "a" in names
+    attributes = {name for _, attrs in parsed.tags for name, _ in attrs}
+    assert not [a for a in attributes if a.startswith("on")]
+    assert all(value.startswith("#") for _, attrs in parsed.tags for name, value in attrs
+               if name == "href" and value is not None)
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    assert "\u202e" not in html and "&lt;U+202E&gt;gnp.exe" in html
+
+
+def test_html_renders_an_old_minimal_report() -> None:
+    """A report.json from before the added fields (no coverage, flat timings, no deliveries)."""
+    entry = report_samples.fail_scenario()
+    del entry["checks"][0]["clause"], entry["tags"]
+    minimal = report_samples.report([entry])
+    del minimal["coverage"], minimal["target"]["options"]
+    minimal["target"]["timings"] = {"idle_timeout": 2.0, "scale": 1.0}
+    html = render(minimal)
+    assert '<td class="dim">all</td><td>idle_timeout</td><td>2.0</td>' in html
+    assert 'id="coverage"' not in html and "<pre class=\"expected\">204</pre>" in html
+
+
+@pytest.mark.parametrize(("item", "rows"), [
+    ({"name": "idle", "declared": 2, "lower": 1.9, "upper": 2.6, "observed": 4.8, "verdict": "late"},
+     [("", 4.8, False)]),
+    ({"name": "idle", "declared": 2, "lower": 1.9, "upper": 2.6, "observed": None, "verdict": "never"},
+     [("", None, False)]),
+    ({"name": "pings", "lower": 0.9, "upper": 1.5, "expected": [1, 1, 1], "observed": [1.0, 1.2],
+      "verdict": "early"}, [("gap 1", 1.0, True), ("gap 2", 1.2, True), ("gap 3", None, False)]),
+    ({"name": "odd", "lower": "x", "upper": True, "observed": "soon", "verdict": "on-time"},
+     [("", None, False)]),
+])
+def test_timing_chart_rows(item: dict[str, Any], rows: list[tuple[str, float | None, bool]]) -> None:
+    drawn = chart(item)
+    assert [(r.label, r.observed, r.within) for r in drawn.rows] == rows
+    assert drawn.failed
+    for r in drawn.rows:
+        assert chart_module.LABEL_W <= r.band_x <= r.band_x + r.band_w <= chart_module.LABEL_W + chart_module.PLOT_W + 1

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from reference_server.config import ServerConfig
+from reference_server.contract import ref
 from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
 from reference_server.problems import bearer_token, problem
@@ -201,33 +202,27 @@ def setup(app: web.Application, config: ServerConfig) -> None:
 
 
 def _problem_responses(*codes: int) -> dict[str, Any]:
-    ref = {"content": {"application/problem+json": {"schema": {"type": "object"}}}}
-    return {str(code): {"description": "problem details (RFC 9457)", **ref} for code in codes}
+    body = {"content": {"application/problem+json": {"schema": ref("ws-progress/problem")}}}
+    return {str(code): {"description": "problem details (RFC 9457)", **body} for code in codes}
 
 
 def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
-    job = {"type": "object", "required": ["id", "status", "executionAttempts", "runLogUrl"],
-           "properties": {"id": {"type": "string"}, "status": {"type": "string"},
-                          "executionAttempts": {"type": "integer"},
-                          "resultsUrl": {"type": "string"}, "runLogUrl": {"type": "string"}}}
-    job_json = {"application/json": {"schema": job}}
+    job_json = {"application/json": {"schema": ref("ws-progress/job")}}
     id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
         TOKEN_PATH: {"post": {
             "summary": "Generate a bearer token", "security": [],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["clientId", "secret"],
-                "properties": {"clientId": {"type": "string"}, "secret": {"type": "string"},
-                               "maxAge": {"type": "integer", "minimum": 1}}}}}},
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": ref("ws-progress/token-request")}}},
             "responses": {"200": {"description": "the bearer token",
                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
                           **_problem_responses(400, 401, 422)}}},
         JOBS_PATH: {"post": {
-            "summary": "Submit a job; events go to the socket named by connection-id",
+            "summary": "Submit a job; events go to the socket named by connection-id (see /asyncapi.json)",
             "parameters": [{"name": "connection-id", "in": "header", "required": False,
                             "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "description": "see docs/ws-progress-jobs.md"}}}},
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": ref("ws-progress/job-request")}}},
             "responses": {"200": {"description": "submitted", "content": job_json},
                           "201": {"description": "submitted (Location header)", "content": job_json},
                           **_problem_responses(400, 401, 409, 415, 422)}}},
@@ -249,7 +244,7 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
                           **_problem_responses(401, 404)}}},
         SOCKET_PATH: {"get": {
-            "summary": "Progress Events WebSocket (101 with a connection-id header)",
+            "summary": "Progress Events WebSocket (101 with a connection-id header); its messages: /asyncapi.json",
             "responses": {"101": {"description": "switching protocols",
                                   "headers": {"connection-id": {"schema": {"type": "string"}}}},
                           **_problem_responses(401)}}},
