@@ -7,12 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from harness.resources import schemas_dir
 
 SCHEMA_SUFFIX = ".schema.json"
+FORMATS = ("date-time", "uri", "uri-reference")  # every "format" the schemas use (tests/test_schemas_examples.py)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SchemaRegistry:
         self._registry: Registry[Any] = Registry().with_resources(resources)
         self._validators: dict[str, Draft202012Validator] = {
             name: Draft202012Validator(schema, registry=self._registry,
-                                       format_checker=Draft202012Validator.FORMAT_CHECKER)
+                                       format_checker=FormatChecker(formats=FORMATS))
             for name, schema in self._schemas.items()
         }
 

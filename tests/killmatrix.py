@@ -12,9 +12,11 @@ from pathlib import Path
 import yaml
 from concurrent.futures import ThreadPoolExecutor
 
+from dataclasses import replace
+
 from harness.catalog import Scenario, catalog, select
 from harness.session import RunSession
-from harness.verdicts import Verdict
+from harness.verdicts import Level, Verdict
 
 MATRIX_FILE = Path(__file__).with_name("kill_matrix.yaml")
 
@@ -32,8 +34,12 @@ def _run_alone(scenario: Scenario, faults: tuple[str, ...]) -> Verdict:
         session.stop()
 
 
-def run_profile(profile: str, faults: tuple[str, ...] = ()) -> dict[str, Verdict]:
-    scenarios = select(catalog(), profiles=[profile])
+def run_profile(profile: str, faults: tuple[str, ...] = (), *, only: set[str] | None = None,
+                level: Level | None = None) -> dict[str, Verdict]:
+    """Each scenario of the profile (or only those named) on its own bundled server, optionally
+    re-levelled (the SHOULD sweep: the same fault must give WARN at SHOULD where it FAILs at MUST)."""
+    scenarios = [s if level is None else replace(s, level=level)
+                 for s in select(catalog(), profiles=[profile]) if only is None or s.id in only]
     with ThreadPoolExecutor(max_workers=WORKERS.get(profile, 1)) as pool:
         verdicts = list(pool.map(lambda s: _run_alone(s, faults), scenarios))
     return {s.id: v for s, v in zip(scenarios, verdicts)}

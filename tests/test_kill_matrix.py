@@ -7,7 +7,7 @@ from harness.catalog import catalog
 from harness.profile import profile_names
 
 IMPLEMENTED_PROFILES = list(profile_names())
-from harness.verdicts import Verdict
+from harness.verdicts import Level, Verdict
 from reference_server.faults import all_faults
 from tests.killmatrix import load_matrix, run_profile
 
@@ -42,3 +42,12 @@ def test_fault_is_caught_exactly(profile: str, fault: str) -> None:
     assert sorted(not_passed) == MATRIX[profile][fault]
     assert all(v in (Verdict.FAIL, Verdict.WARN) for v in not_passed.values()), \
         f"a fault must produce FAIL/WARN, never ERROR or SKIP: {not_passed}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("profile", "fault"), CASES, ids=[f for _, f in CASES])
+def test_same_fault_at_should_gives_warn_never_error(profile: str, fault: str) -> None:
+    """A check that does not stop at SHOULD must not be followed by code that assumed it passed:
+    every scenario a fault catches gives WARN at level SHOULD, never ERROR or PASS."""
+    verdicts = run_profile(profile, (fault,), only=set(MATRIX[profile][fault]), level=Level.SHOULD)
+    assert {i: v for i, v in verdicts.items() if v is not Verdict.WARN} == {}

@@ -345,3 +345,21 @@ BOTH_WAYS = [
 @pytest.mark.parametrize(("name", "document"), BOTH_WAYS)
 def test_declared_alternatives_are_accepted(name: str, document: Any) -> None:
     assert errors(name, document) == []
+
+
+def test_every_format_the_schemas_use_is_checked() -> None:
+    """Only the needed format checkers are loaded (import time); each one still rejects bad values."""
+    import re
+
+    from harness.schemas import FORMATS, registry
+    used = set()
+    for path in (Path(__file__).resolve().parents[1] / "schemas").rglob("*.json"):
+        used |= set(re.findall(r'"format":\s*"([a-z-]+)"', path.read_text(encoding="utf-8")))
+    assert used <= set(FORMATS)
+    from jsonschema import FormatChecker
+    checker = FormatChecker(formats=FORMATS)
+    for fmt, good, wrong in (("date-time", "2018-01-16T14:47:04.142Z", "2018-13-45T99:00:00Z"),
+                             ("uri", "https://x.test/a", "no scheme here"),
+                             ("uri-reference", "/relative/path", "http://bad host/")):
+        assert checker.conforms(good, fmt) and not checker.conforms(wrong, fmt), fmt
+    assert registry() is not None
