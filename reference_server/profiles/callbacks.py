@@ -63,6 +63,7 @@ FAULTS: list[Fault] = [
     _fault("cb-https-only-ignored", "the https_only setting is ignored: http callback URLs are accepted"),
     _fault("cb-client-leak", "a run is visible under every client, not only its own"),
     _fault("cb-4xx-not-retried", "a 4xx answer counts as delivered: only 5xx and network errors are retried"),
+    _fault("cb-status-stuck-running", "the polled status stays 1550 active after the execution ended"),
     _fault("cb-redirect-followed", "redirects are followed: a 3xx leading to a 2xx counts as delivered"),
 ]
 
