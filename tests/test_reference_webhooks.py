@@ -335,8 +335,9 @@ async def test_retries_on_5xx_408_and_connection_errors_not_404(receiver: Receiv
     delay = QUICK["retry_delay"]
     for name in ("503-twice", "503-always", "408", "closed"):
         assert all(delay <= gap < delay + 0.5 for gap in gaps(got[name])), (name, gaps(got[name]))
+    # the timeout counts from the send, the receiver sees the first attempt a little later
     timeout_gap = gaps(got["timeout"])[0]
-    assert QUICK["delivery_timeout"] + delay <= timeout_gap < QUICK["delivery_timeout"] + delay + 0.5
+    assert QUICK["delivery_timeout"] + delay - 0.05 <= timeout_gap < QUICK["delivery_timeout"] + delay + 0.5
 
 
 RETRY_FAULTS: dict[str, dict[str, int]] = {
