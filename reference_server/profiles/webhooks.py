@@ -22,8 +22,7 @@ from aiohttp import web
 from reference_server.config import ServerConfig
 from reference_server.control import authorized
 from reference_server.faults import Fault
-from reference_server.profiles.pipelines import (EVENT_LEVELS, LEVELS, DescriptorError, Pipelines,
-                                                  parse_descriptor)
+from reference_server.profiles.pipelines import EVENT_LEVELS, DescriptorError, Pipelines, parse_descriptor
 from reference_server.profiles.webhook_delivery import TIMINGS, Delivery, DeliverySettings, Webhooks
 from reference_server.protocols import ServerProtocol
 
@@ -233,7 +232,7 @@ def declared(config: ServerConfig) -> dict[str, Any]:
                     "throttle_window": s.throttle_window,
                     "run_time": TIMINGS[config.timings.name]["run_time"]},
         "options": {"base_path": BASE_PATH, "verbosity_compare": "at-least", "progress_type": "number",
-                    "attempts": s.attempts, "result_repeats": False, "levels": list(LEVELS),
+                    "attempts": s.attempts, "result_repeats": False,
                     "event_levels": dict(EVENT_LEVELS),
                     "pipelines": {"batch": _descriptor("batch", "green-alg"),
                                   "failing": _descriptor("failing", "fail-alg"),
