@@ -231,6 +231,13 @@ def test_declared_settings_and_openapi() -> None:
         webhooks.settings(ServerConfig(options={"webhooks": {"retries": 2}}))
 
 
+def test_result_items_carry_a_result_or_an_error() -> None:
+    item = {"nodeName": "green", "algorithmName": "fail-alg", "batchIndex": 1}
+    body = {"jobId": "b:1", "timestamp": "2018-01-16T15:15:00.369Z", "pipeline": "b", "status": "failed"}
+    valid("result", {**body, "data": [{**item, "error": "failed"}]})
+    assert list(VALIDATORS["result"].iter_errors({**body, "data": [item]}))
+
+
 # --- verbosity ------------------------------------------------------------------------------------
 def expected_levels(requested: str) -> set[str]:
     produced = {"trace", "debug", "info", "warn", "error"}  # a failing run; critical is never used
