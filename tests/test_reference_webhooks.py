@@ -90,6 +90,16 @@ class Receiver:
             assert time.monotonic() < deadline, "timed out waiting for webhooks"
             await asyncio.sleep(0.01)
 
+    async def settle(self, quiet: float = 0.25, timeout: float = 5.0) -> None:
+        """Wait until no webhook has arrived for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            last = max((c.at for calls in self.calls.values() for c in calls), default=0.0)
+            if time.monotonic() - last >= quiet:
+                return
+            assert time.monotonic() < deadline, "webhooks kept coming"
+            await asyncio.sleep(0.02)
+
     async def terminal(self, key: str, timeout: float = 5.0) -> Json:
         def done() -> bool:
             events = self.progress(key)
@@ -252,7 +262,7 @@ async def levels_received(receiver: Receiver, *faults: str, algorithm: str = "fa
             for level, k in keys.items():
                 await run(client, pipeline(hooks=receiver.hooks(k), level=level, algorithm=algorithm))
             await receiver.until(lambda: all(receiver.results(k) for k in keys.values()))
-            await asyncio.sleep(0.2)  # the last progress webhooks
+            await receiver.settle()  # the last progress webhooks
     return {level: {e.get("level", "?") for e in receiver.progress(k)} for level, k in keys.items()}
 
 
@@ -294,7 +304,11 @@ async def stop_slow_run(receiver: Receiver, *faults: str) -> tuple[str, Json, Js
             assert (await client.get(f"/exec/results/{job_id}")).status_code == 400
             r = await client.post("/exec/stop", json={"jobId": job_id, "reason": "enough"})
             assert r.status_code == 200
-            await asyncio.sleep(0.3)
+            if "wh-stop-ignored" in faults:
+                await asyncio.sleep(0.3)
+            else:
+                await receiver.terminal(k)
+                await receiver.settle()
             status = (await client.get(f"/exec/status/{job_id}")).json()
             results = (await client.get(f"/exec/results/{job_id}"))
             return k, status, results.json() if results.status_code == 200 else {}
@@ -302,6 +316,7 @@ async def stop_slow_run(receiver: Receiver, *faults: str) -> tuple[str, Json, Js
 
 async def test_result_of_a_stopped_run(receiver: Receiver) -> None:
     k, status, results = await stop_slow_run(receiver)
+    await receiver.until(lambda: bool(receiver.results(k)))
     last = receiver.progress(k)[-1]
     assert status == last and last["status"] == "stopped"
     assert receiver.results(k) == [results] and results["status"] == "stopped"
@@ -375,6 +390,7 @@ async def throttled_run(receiver: Receiver, *faults: str, window: float, items: 
             await run(client, pipeline(hooks=receiver.hooks(k), level=level, batch=batch))
             await receiver.until(lambda: bool(receiver.results(k)))
             await asyncio.sleep(window + 0.2)
+            await receiver.settle()
     return [(c.at, c.body) for c in receiver.calls.get(f"progress/{k}", [])]
 
 
@@ -442,7 +458,7 @@ async def one_run(receiver: Receiver, *faults: str, level: str = "debug", **kw: 
             k = key()
             job_id = await run(client, pipeline(hooks=receiver.hooks(k), level=level, **kw))
             await receiver.until(lambda: bool(receiver.results(k)))
-            await asyncio.sleep(0.2)
+            await receiver.settle()
             return Outcome(job_id, receiver.progress(k), receiver.results(k),
                            await client.get(f"/exec/status/{job_id}"),
                            await client.get(f"/exec/results/{job_id}"),
