@@ -1,0 +1,98 @@
+"""Executors for webhook delivery: retries after the declared delay up to the declared attempts,
+no retry on other 4xx, independent receivers, and the bearer check.
+
+Notes (seed 004's system): "POST with a JSON body; 3 attempts in total with a fixed 5 s delay,
+retried on 5xx, 408 and connection errors; other 4xx are not retried."
+"""
+from __future__ import annotations
+
+import secrets
+
+from harness.profiles.webhooks.pipelines import Exec
+from harness.runner import Context, executor
+from harness.timing import intervals
+from harness.transport.receiver import Answer
+
+
+def _failing(kind: str, timeout: float) -> Answer:
+    if kind == "close":
+        return Answer(close=True)
+    if kind == "timeout":
+        return Answer(status=200, delay=timeout * 2 + 0.5)
+    return Answer(status=int(kind))
+
+
+@executor("webhooks.retry")
+async def retry(ctx: Context) -> None:
+    kind = str(ctx.params["answer"])
+    attempts = int(ctx.option("attempts"))
+    delay, timeout = ctx.timing("retry_delay"), ctx.timing("delivery_timeout")
+    ex = Exec(ctx)
+    run = await ex.start("batch")
+    assert run.result is not None
+    run.result.script([_failing(kind, timeout)] * (attempts - 1))
+    within = ex.within() + (attempts - 1) * (ctx.latest(delay) + (ctx.latest(timeout) if kind == "timeout" else 0))
+    got = await run.result.expect(attempts, within)
+    ctx.require("retried", len(got) == attempts, f"a result webhook answered {kind} is tried again, "
+                f"{attempts} attempts in total", expected=attempts, observed=len(got))
+    gaps = intervals([d.at for d in got])
+    expected = [delay + (timeout if kind == "timeout" else 0)] * len(gaps)
+    ctx.schedule_check("retry-delay", expected, gaps, f"attempts are {delay:g}s apart (declared retry delay)")
+    extra = await run.result.quiet(ctx.latest(delay))
+    ctx.equal("no-attempt-after-success", 0, len(extra), "nothing is sent after the delivery succeeded")
+
+
+@executor("webhooks.attempts")
+async def attempts(ctx: Context) -> None:
+    total = int(ctx.option("attempts"))
+    delay = ctx.timing("retry_delay")
+    ex = Exec(ctx)
+    run = await ex.start("batch")
+    assert run.result is not None
+    run.result.script([Answer(status=503)] * (total + 5))
+    await run.result.expect(total, ex.within() + total * ctx.latest(delay))
+    extra = await run.result.quiet(ctx.latest(delay) * 2)
+    ctx.equal("attempt-count", total, len(run.result.deliveries()),
+              f"a result webhook that always fails is tried {total} times in total, then given up")
+    del extra
+
+
+@executor("webhooks.no-retry")
+async def no_retry(ctx: Context) -> None:
+    kind = str(ctx.params["answer"])
+    ex = Exec(ctx)
+    run = await ex.start("batch")
+    assert run.result is not None
+    run.result.script([Answer(status=int(kind))] * 3)
+    got = await run.result.expect(1, ex.within())
+    ctx.require("result-arrives", bool(got), "the result webhook arrives", observed=len(got))
+    more = await run.result.quiet(ctx.latest(ctx.timing("retry_delay")) * 2)
+    ctx.equal("not-retried", 0, len(more), f"a {kind} answer is not retried (other 4xx are final)")
+
+
+@executor("webhooks.receivers-independent")
+async def receivers_independent(ctx: Context) -> None:
+    timeout = ctx.timing("delivery_timeout")
+    ex = Exec(ctx)
+    slow = await ex.start("batch", label="hanging-")
+    assert slow.result is not None and slow.progress is not None
+    slow.progress.script([Answer(status=200, delay=timeout * 3 + 1)] * 50)
+    slow.result.script([Answer(status=200, delay=timeout * 3 + 1)] * 3)
+    fast = await ex.start("batch", label="prompt-")
+    assert fast.result is not None
+    first = await slow.progress.expect(1, ex.within())
+    got = await fast.result.expect(1, ex.within())
+    ctx.require("hanging-called", bool(first), "the hanging receiver is called", observed=len(first))
+    ctx.check("not-held-back", bool(got), "another run's webhooks are not held back while one receiver hangs",
+              expected=f"its result within {ex.within():.2f}s", observed=len(got))
+
+
+@executor("webhooks.auth")
+async def auth(ctx: Context) -> None:
+    if not ctx.target.token:
+        ctx.skip("the target declares no bearer token: the seed's API has no authentication")
+    ex = Exec(ctx)
+    r = await ex.http.request("POST", ex.base + "/exec/raw", json=ex.descriptor("batch"),
+                              bearer="wrong-" + secrets.token_hex(8))
+    ctx.check("wrong-token-401", r.status_code == 401, "a wrong bearer token is refused with 401",
+              expected=401, observed=r.status_code)
