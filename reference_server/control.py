@@ -8,13 +8,13 @@ faults never change its behaviour (only where the events end up, through the sto
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
 
 from reference_server.config import ServerConfig
-from reference_server.problems import bearer_token, problem
+from reference_server.json_bodies import JsonError, loads
+from reference_server.problems import bearer_token, problem, problem_response
 from reference_server.store import FEED_IDS, FeedStore, NewEvent
 
 STORE_KEY: web.AppKey[FeedStore] = web.AppKey("feed_store", FeedStore)
@@ -86,10 +86,10 @@ def openapi_paths(prefix: str) -> dict[str, Any]:
                                 "type": "object", "required": ["ids"],
                                 "properties": {"ids": {"type": "array",
                                                        "items": {"type": "string"}}}}}}},
-                    "400": {"description": "Invalid request"},
-                    "401": {"description": "Missing or invalid bearer token"},
-                    "403": {"description": "Unknown tenant in X-TENANT-ID"},
-                    "404": {"description": "Unknown feed"},
+                    "400": problem_response("Invalid request"),
+                    "401": problem_response("Missing or invalid bearer token"),
+                    "403": problem_response("Unknown tenant in X-TENANT-ID"),
+                    "404": problem_response("Unknown feed"),
                 },
             },
         },
@@ -103,9 +103,9 @@ async def _emit(request: web.Request, config: ServerConfig) -> web.Response:
     if feed not in FEED_IDS:
         return problem(404, "unknown feed")
     try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return problem(400, "body is not JSON")
+        body = loads(await request.read(), config.limits.json_depth)
+    except JsonError as exc:
+        return problem(400, f"the body is {exc}")
     if not isinstance(body, dict):
         return problem(400, "body must be a JSON object")
     tenant = body.get("tenantId")
@@ -125,11 +125,6 @@ async def _emit(request: web.Request, config: ServerConfig) -> web.Response:
         event_type = item.get("eventType")
         if not isinstance(event_type, str) or not event_type:
             return problem(400, f"events[{index}].eventType must be a non-empty string")
-        payload = item.get("payload", {})
-        try:
-            json.dumps(payload, allow_nan=False)
-        except ValueError:
-            return problem(400, f"events[{index}].payload is not plain JSON")
-        parsed.append(NewEvent(event_type, payload))
+        parsed.append(NewEvent(event_type, item.get("payload", {})))  # loads() refused NaN
     ids = request.app[STORE_KEY].add_events(tenant, feed, parsed)
     return web.json_response({"ids": ids}, status=201)

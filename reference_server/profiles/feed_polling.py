@@ -15,7 +15,7 @@ from reference_server.config import ServerConfig
 from reference_server.control import STORE_KEY, authorized, header_tenant, unauthorized
 from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
-from reference_server.problems import problem
+from reference_server.problems import problem, problem_response
 from reference_server.store import FEED_IDS, FeedStore
 
 BASE = "/eventnotifications/v2"
@@ -171,10 +171,6 @@ class _Handlers:
 
 # -- OpenAPI -------------------------------------------------------------------------------
 
-_PROBLEM = {"type": "object", "required": ["type", "title", "status"],
-            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                           "status": {"type": "integer"}, "detail": {"type": "string"},
-                           "traceId": {"type": "string"}}}
 _NOTIFICATION = {
     "type": "object",
     "additionalProperties": False,
@@ -201,17 +197,12 @@ _BATCH = {
 }
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/problem+json": {"schema": _PROBLEM}}}
-
-
 def _operation(operation_id: str, summary: str, ok: dict[str, Any],
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     responses: dict[str, Any] = dict(ok)
-    responses["401"] = _problem_response("Missing or invalid bearer token")
-    responses["403"] = _problem_response("Unknown tenant")
-    responses["404"] = _problem_response("Unknown feed (feed ids are case-sensitive)")
+    responses["401"] = problem_response("Missing or invalid bearer token")
+    responses["403"] = problem_response("Unknown tenant")
+    responses["404"] = problem_response("Unknown feed (feed ids are case-sensitive)")
     responses.update(extra or {})
     return {"operationId": operation_id, "summary": summary, "responses": responses}
 

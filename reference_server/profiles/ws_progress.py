@@ -8,7 +8,6 @@ Routes: ``POST /api/authentication/token``, ``POST /api/compute-jobs``,
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +15,8 @@ from aiohttp import web
 from reference_server.config import ServerConfig
 from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
-from reference_server.problems import bearer_token, problem
+from reference_server.json_bodies import JsonError, loads
+from reference_server.problems import bearer_token, problem, problem_response
 from reference_server.profiles.ws_jobs import JobRegistry, parse_job_request
 from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
 
@@ -83,9 +83,9 @@ def _authorized(request: web.Request) -> bool:
 
 async def _json_body(request: web.Request) -> tuple[Any, web.Response | None]:
     try:
-        return json.loads(await request.text()), None
-    except (ValueError, UnicodeDecodeError):
-        return None, problem(400, "the body is not valid JSON")
+        return loads(await request.read(), _registry(request).config.limits.json_depth), None
+    except JsonError as exc:
+        return None, problem(400, f"the body is {exc}")
 
 
 async def issue_token(request: web.Request) -> web.Response:
@@ -201,8 +201,7 @@ def setup(app: web.Application, config: ServerConfig) -> None:
 
 
 def _problem_responses(*codes: int) -> dict[str, Any]:
-    ref = {"content": {"application/problem+json": {"schema": {"type": "object"}}}}
-    return {str(code): {"description": "problem details (RFC 9457)", **ref} for code in codes}
+    return {str(code): problem_response("problem details (RFC 9457)") for code in codes}
 
 
 def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -19,6 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from reference_server.json_bodies import JsonError, loads
 from reference_server.problems import bearer_token, problem
 from reference_server.profiles.ws_jobs import Json, JobRegistry, dumps
 
@@ -169,13 +169,13 @@ class SocketSession:
     # --- client frames --------------------------------------------------------------------------
     def _on_text(self, data: str) -> None:
         try:
-            frame = json.loads(data)
-        except ValueError:
+            frame = loads(data, self._config.limits.json_depth)
+        except JsonError as exc:
             if self._fault("ws-malformed-frame-crash"):
                 # the parse error escapes into the shared broadcaster and takes every socket down
                 self._registry.close_all(INTERNAL_ERROR, "internal error")
                 return
-            self.close(POLICY_VIOLATION, "frame is not JSON")
+            self.close(POLICY_VIOLATION, f"the frame is {exc}")
             return
         error = self._dispatch(frame)
         if error:
@@ -242,6 +242,8 @@ async def handle_socket(request: web.Request, registry: JobRegistry) -> web.Stre
         else str(uuid.uuid4())
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, timeout=CLOSE_TIMEOUT,
                                compress=not registry.fault("ws-no-permessage-deflate"))
+    if not ws.can_prepare(request).ok:
+        return problem(400, "this path only answers a WebSocket upgrade (GET, Upgrade: websocket)")
     if not registry.fault("ws-no-connection-id"):
         ws.headers["connection-id"] = connection_id
     session = SocketSession(ws, connection_id, registry, token, expiry)
