@@ -15,9 +15,10 @@ from aiohttp import web
 from reference_server.config import ServerConfig
 from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
-from reference_server.json_bodies import JsonError, loads
+from reference_server.json_bodies import JsonError, json_integer, loads
 from reference_server.problems import bearer_token, problem, problem_response
-from reference_server.profiles.ws_jobs import JobRegistry, parse_job_request
+from reference_server.profiles.ws_job_request import parse_job_request
+from reference_server.profiles.ws_jobs import JobRegistry
 from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
 
 PROFILE = "ws-progress"
@@ -97,8 +98,10 @@ async def issue_token(request: web.Request) -> web.Response:
             or not isinstance(body.get("secret"), str):
         return problem(422, "expected {clientId: string, secret: string, maxAge?: integer}")
     max_age = body.get("maxAge")
-    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1):
-        return problem(422, "maxAge must be a positive integer (seconds)")
+    if max_age is not None:  # an integer as JSON Schema has it: 3064 and 3064.0 alike
+        max_age = json_integer(max_age)
+        if max_age is None or max_age < 1:
+            return problem(422, "maxAge must be a positive integer (seconds)")
     known = registry.config.clients.get(body["clientId"])
     if known is None or not (registry.fault("ws-token-bad-credentials")
                              or hmac.compare_digest(known.encode(), body["secret"].encode())):

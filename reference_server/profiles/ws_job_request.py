@@ -1,0 +1,86 @@
+"""ws-progress job requests: the validated body of ``POST /api/compute-jobs``.
+
+docs/ws-progress-jobs.md is the vendor-facing description. Integers follow JSON Schema: 5 and 5.0
+are the same integer. A job id is 1 to 60 characters of [A-Za-z0-9_.-], and not only dots:
+``.`` and ``..`` would make the job's URLs unreachable.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from reference_server.config import ServerConfig
+from reference_server.json_bodies import json_integer
+
+JOB_ID = re.compile(r"^(?!\.+$)[A-Za-z0-9_.-]{1,60}$")
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A validated POST /api/compute-jobs body."""
+
+    id: str | None
+    run_log_messages: bool
+    run_log_lines: int
+    line_interval: float  # seconds
+    outcome: Literal["COMPLETED", "FAILED"]
+    app_messages: int
+    start_delay: float  # seconds
+    body: Json
+    batch_lines: int = 0  # most lines per RUNLOG_UPDATED; 0: whatever accumulated
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    number = json_integer(value)
+    if number is None:
+        raise ValueError(f"{name} must be an integer")
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return number
+
+
+def _object(body: Json, name: str) -> Json:
+    value = body.get(name, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return value
+
+
+def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
+    """The request, or ValueError naming the first invalid field (the caller answers 422)."""
+    if not isinstance(body, dict):
+        raise ValueError("the job request must be a JSON object")
+    job_id = body.get("id")
+    if job_id is not None and (not isinstance(job_id, str) or not JOB_ID.match(job_id)):
+        raise ValueError("id must be 1 to 60 characters of [A-Za-z0-9_.-], not only dots")
+    run_log_messages = body.get("runLogMessages", True)
+    if not isinstance(run_log_messages, bool):
+        raise ValueError("runLogMessages must be a boolean")
+    execution = _object(body, "execution")
+    if "threads" in execution:
+        _int(execution["threads"], "execution.threads", 1, 256)
+    if "priority" in execution:
+        _int(execution["priority"], "execution.priority", -100, 100)
+    solver = _object(body, "solver")
+    if "action" in solver and not isinstance(solver["action"], str):
+        raise ValueError("solver.action must be a string")
+    callbacks = solver.get("callbacks", [])
+    if not isinstance(callbacks, list) or not all(isinstance(c, str) for c in callbacks):
+        raise ValueError("solver.callbacks must be an array of strings")
+    job = _object(body, "conformanceJob")
+    interval_ms = job.get("lineIntervalMs", round(config.timings.runlog_line_interval * 1000))
+    outcome = job.get("outcome", "COMPLETED")
+    if outcome not in ("COMPLETED", "FAILED"):
+        raise ValueError("conformanceJob.outcome must be COMPLETED or FAILED")
+    return JobRequest(
+        id=job_id, run_log_messages=run_log_messages,
+        run_log_lines=_int(job.get("runLogLines", 5), "conformanceJob.runLogLines", 0, 10000),
+        line_interval=_int(interval_ms, "conformanceJob.lineIntervalMs", 0, 60000) / 1000,
+        outcome=outcome,
+        app_messages=_int(job.get("appMessages", 0), "conformanceJob.appMessages", 0, 100),
+        start_delay=_int(job.get("startDelayMs", 0), "conformanceJob.startDelayMs", 0, 600000) / 1000,
+        body=body,
+        batch_lines=_int(job.get("runLogBatchLines", 0), "conformanceJob.runLogBatchLines", 0, 10000),
+    )
