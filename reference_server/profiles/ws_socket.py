@@ -23,7 +23,8 @@ from aiohttp import WSMsgType, web
 
 from reference_server.json_bodies import JsonError, loads
 from reference_server.problems import bearer_token, problem
-from reference_server.profiles.ws_jobs import Json, JobRegistry, dumps
+from reference_server.profiles.ws_job_request import Json
+from reference_server.profiles.ws_jobs import JobRegistry, dumps
 
 MAX_FRAME = 64 * 1024  # larger client frames: 1009 (aiohttp's max_msg_size)
 OUTSTANDING_PINGS = 32  # pings whose data a pong may still echo
@@ -38,7 +39,7 @@ def _is_int(value: Any) -> bool:
 class SocketSession:
     """One open socket: an outbox for job events plus its keepalive and token timers."""
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None,
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None,
                  connection_id: str, registry: JobRegistry, token: str | None,
                  token_expiry: float) -> None:
         self.connection_id = connection_id
