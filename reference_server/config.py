@@ -57,6 +57,10 @@ class ServerConfig:
     tokens: tuple[str, ...] = field(default_factory=lambda: (secrets.token_urlsafe(24),))
     # tenants a caller may name in X-TENANT-ID; the first is used when the header is absent
     tenants: tuple[str, ...] = ("tenant-a", "tenant-b")
+    # feed-polling: token -> the tenants it may use (reference_server/feed_access.py). Empty: every
+    # token may use every tenant. Otherwise only the listed ones (an unlisted token: none); the
+    # tokens listed here are accepted like those in ``tokens``.
+    token_tenants: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # ws-progress: clientId -> secret for POST /api/authentication/token
     clients: dict[str, str] = field(default_factory=lambda: {"conformance-client": secrets.token_urlsafe(24)})
     # close codes (profile options): idle and token expiry
@@ -68,5 +72,11 @@ class ServerConfig:
     stale_complete_status: int = 404
     control_prefix: str = "/_control"
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        for token, bound in self.token_tenants.items():
+            unknown = [t for t in bound if t not in self.tenants]
+            if unknown or not token:
+                raise ValueError(f"token_tenants binds a token to unknown tenants {unknown}")
     # settings of the other protocols, by protocol name (each module documents its own keys)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
