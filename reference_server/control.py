@@ -62,7 +62,8 @@ def openapi_paths(config: ServerConfig) -> dict[str, Any]:
                     "properties": {
                         "events": {"type": "array", "minItems": 1,
                                    "maxItems": MAX_EVENTS_PER_CALL, "items": event},
-                        "tenantId": {"type": "string", "enum": list(config.tenants)},
+                        "tenantId": {"enum": [*config.tenants, None],
+                                     "description": "null: as if absent"},
                     },
                 }}}},
                 "responses": {
@@ -100,12 +101,16 @@ async def _emit(request: web.Request, config: ServerConfig) -> web.Response:
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
         return problem(400, f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters")
-    named = body.get("tenantId")
-    if named is not None and (not isinstance(named, str) or named not in config.tenants):
-        return problem(400, "unknown tenantId")
-    tenant = tenant_for(request, config, token, named)
+    tenant = tenant_for(request, config, token)  # X-TENANT-ID, checked even when tenantId wins
     if isinstance(tenant, web.Response):
         return tenant
+    named = body.get("tenantId")
+    if named is not None:
+        if not isinstance(named, str) or named not in config.tenants:
+            return problem(400, "unknown tenantId")
+        tenant = tenant_for(request, config, token, named)
+        if isinstance(tenant, web.Response):
+            return tenant
     events = body.get("events")
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
         return problem(400, f"events must be a list of 1..{MAX_EVENTS_PER_CALL} objects")

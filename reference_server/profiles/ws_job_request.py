@@ -13,8 +13,19 @@ from typing import Any, Literal
 from reference_server.config import ServerConfig
 from reference_server.json_bodies import json_integer
 
-JOB_ID = re.compile(r"^(?!\.+$)[A-Za-z0-9_.-]{1,60}$")
+JOB_ID_PATTERN = r"[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*"  # one character at least not a dot
+JOB_ID_LENGTH = 60
 Json = dict[str, Any]
+# integer fields: (object, field) -> (lowest, highest); the parser and the OpenAPI schema share it
+INTEGER_BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("execution", "threads"): (1, 256),
+    ("execution", "priority"): (-100, 100),
+    ("conformanceJob", "runLogLines"): (0, 10_000),
+    ("conformanceJob", "lineIntervalMs"): (0, 60_000),
+    ("conformanceJob", "appMessages"): (0, 100),
+    ("conformanceJob", "startDelayMs"): (0, 600_000),
+    ("conformanceJob", "runLogBatchLines"): (0, 10_000),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,11 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return number
 
 
+def _bounded(parent: Json, parent_name: str, name: str, default: int) -> int:
+    low, high = INTEGER_BOUNDS[(parent_name, name)]
+    return _int(parent.get(name, default), f"{parent_name}.{name}", low, high)
+
+
 def _object(body: Json, name: str) -> Json:
     value = body.get(name, {})
     if not isinstance(value, dict):
@@ -53,16 +69,16 @@ def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
     if not isinstance(body, dict):
         raise ValueError("the job request must be a JSON object")
     job_id = body.get("id")
-    if job_id is not None and (not isinstance(job_id, str) or not JOB_ID.match(job_id)):
+    if job_id is not None and (not isinstance(job_id, str) or len(job_id) > JOB_ID_LENGTH
+                               or not re.fullmatch(JOB_ID_PATTERN, job_id)):
         raise ValueError("id must be 1 to 60 characters of [A-Za-z0-9_.-], not only dots")
     run_log_messages = body.get("runLogMessages", True)
     if not isinstance(run_log_messages, bool):
         raise ValueError("runLogMessages must be a boolean")
     execution = _object(body, "execution")
-    if "threads" in execution:
-        _int(execution["threads"], "execution.threads", 1, 256)
-    if "priority" in execution:
-        _int(execution["priority"], "execution.priority", -100, 100)
+    for name in ("threads", "priority"):
+        if name in execution:
+            _bounded(execution, "execution", name, 0)
     solver = _object(body, "solver")
     if "action" in solver and not isinstance(solver["action"], str):
         raise ValueError("solver.action must be a string")
@@ -76,11 +92,30 @@ def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
         raise ValueError("conformanceJob.outcome must be COMPLETED or FAILED")
     return JobRequest(
         id=job_id, run_log_messages=run_log_messages,
-        run_log_lines=_int(job.get("runLogLines", 5), "conformanceJob.runLogLines", 0, 10000),
-        line_interval=_int(interval_ms, "conformanceJob.lineIntervalMs", 0, 60000) / 1000,
+        run_log_lines=_bounded(job, "conformanceJob", "runLogLines", 5),
+        line_interval=_bounded(job, "conformanceJob", "lineIntervalMs", interval_ms) / 1000,
         outcome=outcome,
-        app_messages=_int(job.get("appMessages", 0), "conformanceJob.appMessages", 0, 100),
-        start_delay=_int(job.get("startDelayMs", 0), "conformanceJob.startDelayMs", 0, 600000) / 1000,
+        app_messages=_bounded(job, "conformanceJob", "appMessages", 0),
+        start_delay=_bounded(job, "conformanceJob", "startDelayMs", 0) / 1000,
         body=body,
-        batch_lines=_int(job.get("runLogBatchLines", 0), "conformanceJob.runLogBatchLines", 0, 10000),
+        batch_lines=_bounded(job, "conformanceJob", "runLogBatchLines", 0),
     )
+
+
+def job_request_schema() -> Json:
+    """The JSON Schema of the body parse_job_request accepts (unknown members are ignored)."""
+    def integers(parent: str) -> Json:
+        return {name: {"type": "integer", "minimum": low, "maximum": high}
+                for (owner, name), (low, high) in INTEGER_BOUNDS.items() if owner == parent}
+
+    return {"type": "object", "description": "see docs/ws-progress-jobs.md", "properties": {
+        "id": {"type": ["string", "null"], "minLength": 1, "maxLength": JOB_ID_LENGTH,
+               "pattern": f"^{JOB_ID_PATTERN}$"},
+        "runLogMessages": {"type": "boolean"},
+        "execution": {"type": "object", "properties": integers("execution")},
+        "solver": {"type": "object", "properties": {
+            "action": {"type": "string"},
+            "callbacks": {"type": "array", "items": {"type": "string"}}}},
+        "conformanceJob": {"type": "object", "properties": {
+            **integers("conformanceJob"), "outcome": {"enum": ["COMPLETED", "FAILED"]}}},
+    }}

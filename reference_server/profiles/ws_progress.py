@@ -17,7 +17,7 @@ from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
 from reference_server.json_bodies import JsonError, json_integer, loads
 from reference_server.problems import bearer_token, problem, problem_response
-from reference_server.profiles.ws_job_request import parse_job_request
+from reference_server.profiles.ws_job_request import job_request_schema, parse_job_request
 from reference_server.profiles.ws_jobs import JobRegistry
 from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
 
@@ -228,8 +228,8 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
             "summary": "Submit a job; events go to the socket named by connection-id",
             "parameters": [{"name": "connection-id", "in": "header", "required": False,
                             "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "description": "see docs/ws-progress-jobs.md"}}}},
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": job_request_schema()}}},
             "responses": {"200": {"description": "submitted", "content": job_json},
                           "201": {"description": "submitted (Location header)", "content": job_json},
                           **_problem_responses(400, 401, 409, 415, 422)}}},
@@ -252,6 +252,16 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
                           **_problem_responses(401, 404)}}},
         SOCKET_PATH: {"get": {
             "summary": "Progress Events WebSocket (101 with a connection-id header)",
+            "description": "An RFC 6455 upgrade; any other GET is 400.",
+            "parameters": [
+                {"name": "Upgrade", "in": "header", "required": True,
+                 "schema": {"type": "string", "enum": ["websocket"]}},
+                {"name": "Connection", "in": "header", "required": True,
+                 "schema": {"type": "string", "enum": ["Upgrade"]}},
+                {"name": "Sec-WebSocket-Version", "in": "header", "required": True,
+                 "schema": {"type": "string", "enum": ["13"]}},
+                {"name": "Sec-WebSocket-Key", "in": "header", "required": True,
+                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$"}}],
             "responses": {"101": {"description": "switching protocols",
                                   "headers": {"connection-id": {"schema": {"type": "string"}}}},
                           **_problem_responses(401)}}},
