@@ -133,13 +133,13 @@ def test_the_open_file_limit_is_raised_at_start(tmp_path: Path) -> None:
 def test_slow_headers_time_out_and_the_accept_storm_is_logged_once(tmp_path: Path) -> None:
     """1,100 slow-header connections when 1024 open files is a hard limit."""
     _our_open_files(2400)
-    header_timeout = 1.0
+    header_timeout = 5.0  # long enough for 1,100 connections to exhaust the 1024 files
     with served(tmp_path, limits={"header_timeout": header_timeout}, nofile=(1024, 1024)) as server:
         baseline = server.rss_mb()
         socks = _slow_headers(server.port, 1100)
         try:
             with LatencyProbe(server.base, period=0.2, timeout=20) as probe:
-                time.sleep(header_timeout + 4)
+                time.sleep(header_timeout + 3)
             closed = 0
             for s in socks[:50]:  # the first ones were accepted: they must have been closed
                 s.settimeout(0.5)
@@ -156,7 +156,7 @@ def test_slow_headers_time_out_and_the_accept_storm_is_logged_once(tmp_path: Pat
         log = server.log()
         assert closed == 50
         assert probe.latencies and probe.worst < header_timeout + 10, probe.summary()
-        assert log.count("out of system resource") <= 2, log[-2000:]
+        assert 1 <= log.count("out of system resource") <= 2, log[-2000:]
         assert len(log) < 50_000
 
 
