@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from reference_server.config import ServerConfig
+from reference_server.config import Limits, ServerConfig
 from reference_server.contract import asyncapi_document, with_components
+from reference_server.problems import COMMON_RESPONSES, problem_errors, with_common_errors
 from reference_server.protocols import protocols
+from reference_server.serving import quiet_accept_storms, raise_open_file_limit, runner_for
 
 CONFIG_KEY: web.AppKey[ServerConfig] = web.AppKey("config", ServerConfig)
 
 
 def build_app(config: ServerConfig) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[problem_errors])
     app[CONFIG_KEY] = config
     for protocol in protocols():
         protocol.setup(app, config)
@@ -34,9 +37,10 @@ def openapi_document(config: ServerConfig | None = None) -> dict[str, Any]:
     return with_components({
         "openapi": "3.1.0",
         "info": {"title": "progress-conformance reference server", "version": "0.1.0"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "responses": COMMON_RESPONSES},
         "security": [{"bearer": []}],
-        "paths": paths,
+        "paths": with_common_errors(paths),
     })
 
 
@@ -87,14 +91,16 @@ class RunningServer(ThreadedApp):
 
 
 def start_app_in_thread(app: web.Application, host: str = "127.0.0.1", port: int = 0,
-                        timeout: float = 10.0, name: str = "aiohttp-app") -> ThreadedApp:
+                        timeout: float = 10.0, name: str = "aiohttp-app",
+                        limits: Limits | None = None) -> ThreadedApp:
     """Serve ``app`` on a loopback port from a daemon thread; boot errors reach the caller."""
+    quiet_accept_storms()
     loop = asyncio.new_event_loop()
     ready: "concurrent.futures.Future[tuple[web.AppRunner, int]]" = concurrent.futures.Future()
 
     async def boot() -> None:
         try:
-            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+            runner = runner_for(app, limits, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host, port)
             await site.start()
@@ -124,9 +130,24 @@ def start_app_in_thread(app: web.Application, host: str = "127.0.0.1", port: int
 def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
                     timeout: float = 10.0) -> RunningServer:
     """Start the reference server on a loopback port in a daemon thread."""
-    t = start_app_in_thread(build_app(config), host, port, timeout, name="reference-server")
+    t = start_app_in_thread(build_app(config), host, port, timeout, name="reference-server",
+                            limits=config.limits)
     return RunningServer(t.base_url, t.host, t.port, t._loop, t._runner, t._thread, config)
 
 
 def serve_forever(config: ServerConfig, host: str, port: int) -> None:
-    web.run_app(build_app(config), host=host, port=port, print=None, shutdown_timeout=1.0)
+    """Serve until SIGINT or SIGTERM (``conformance serve``); OSError if it cannot listen."""
+    raise_open_file_limit()
+    quiet_accept_storms()
+
+    async def serve() -> None:
+        runner = runner_for(build_app(config), config.limits, handle_signals=True)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(serve())

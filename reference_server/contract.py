@@ -13,6 +13,7 @@ import copy
 import json
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from urllib.parse import urljoin
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,8 @@ def _local(name: str, value: Any, needed: set[str]) -> Any:
     target = value.get("$ref")
     if isinstance(target, str):
         base, _, fragment = target.partition("#")
+        if base and "://" not in base:  # relative to the file's own $id
+            base = urljoin(_file(name + SUFFIX)["$id"], base)
         owner = _names_by_id().get(base) if base else name
         if owner is None:
             raise KeyError(f"{name}: $ref {target!r} names no schema in {schemas_dir()}")

@@ -6,11 +6,16 @@ batch per feed is open. Batch contents are fixed when the batch is formed (immut
 batch ids come from a persisted millisecond-ish counter, so they stay unique across restarts.
 
 The store is synchronous and meant to be used from the server's event loop thread only; every
-public call is one short transaction.
+public call is one short transaction. The database file is created readable by its owner only
+(0600; SQLite gives its journal the same mode). Control-hook idempotency keys are stored with the
+ids they answered, in the same transaction as the events, the newest ``idempotency_keys`` kept.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -48,6 +53,14 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_open ON batches (tenant_key, feed_key, state);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    n           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    ids         TEXT NOT NULL,
+    UNIQUE (tenant_id, key)
+);
 """
 
 _COLUMNS = ("id, event_type, occurred, tenant_id, causation_id, correlation_id, relative_url, "
@@ -60,6 +73,10 @@ class NewEvent:
 
     event_type: str
     payload: Any
+
+
+class KeyReused(Exception):
+    """The idempotency key was first used for a different request."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,14 @@ class FeedStore:
     """
 
     def __init__(self, path: str = ":memory:", *, share_tenants: bool = False,
-                 share_feeds: bool = False) -> None:
+                 share_feeds: bool = False, idempotency_keys: int = 10_000) -> None:
+        if path != ":memory:" and not path.startswith("file:"):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # before SQLite creates it
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        for leftover in (path + "-journal", path + "-wal", path + "-shm"):
+            with contextlib.suppress(OSError):  # absent, or not ours to change
+                os.chmod(leftover, 0o600)
+        self._idempotency_keys = idempotency_keys
         self._conn.row_factory = sqlite3.Row
         self._share_tenants = share_tenants
         self._share_feeds = share_feeds
@@ -133,11 +156,26 @@ class FeedStore:
 
     # -- public API --------------------------------------------------------------------------
 
-    def add_events(self, tenant: str, feed: str, events: list[NewEvent]) -> list[str]:
-        """Append events in order; returns their ids."""
+    def add_events(self, tenant: str, feed: str, events: list[NewEvent],
+                   idempotency_key: str | None = None) -> list[str]:
+        """Append events in order; returns their ids.
+
+        With ``idempotency_key``: a repeat of the tenant's key returns the first call's ids and
+        stores nothing; the key used before for other events raises KeyReused.
+        """
         key = self._key(tenant, feed)
+        fingerprint = _fingerprint(feed, events) if idempotency_key is not None else ""
         ids: list[str] = []
         with self._tx():
+            if idempotency_key is not None:
+                row = self._conn.execute(
+                    "SELECT fingerprint, ids FROM idempotency WHERE tenant_id = ? AND key = ?",
+                    (tenant, idempotency_key)).fetchone()
+                if row is not None:
+                    if row["fingerprint"] != fingerprint:
+                        raise KeyReused(idempotency_key)
+                    first: list[str] = json.loads(row["ids"])
+                    return first
             for event in events:
                 event_id = str(uuid.uuid4())
                 self._conn.execute(
@@ -148,7 +186,17 @@ class FeedStore:
                      tenant, str(uuid.uuid4()), str(uuid.uuid4()),
                      f"{feed}query/api/{feed}/{event_id}", json.dumps(event.payload)))
                 ids.append(event_id)
+            if idempotency_key is not None:
+                self._remember(tenant, idempotency_key, fingerprint, ids)
         return ids
+
+    def _remember(self, tenant: str, idempotency_key: str, fingerprint: str,
+                  ids: list[str]) -> None:
+        self._conn.execute("INSERT INTO idempotency (tenant_id, key, fingerprint, ids) "
+                           "VALUES (?, ?, ?, ?)", (tenant, idempotency_key, fingerprint,
+                                                    json.dumps(ids)))
+        self._conn.execute("DELETE FROM idempotency WHERE n <= "
+                           "(SELECT MAX(n) FROM idempotency) - ?", (self._idempotency_keys,))
 
     def next_batch(self, tenant: str, feed: str, max_size: int) -> Batch | None:
         """The open batch, or a new one of the oldest ``max_size`` pending events, or None."""
@@ -251,6 +299,12 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _fingerprint(feed: str, events: list[NewEvent]) -> str:
+    canonical = json.dumps([feed, [[e.event_type, e.payload] for e in events]], sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _notification(row: sqlite3.Row) -> dict[str, Any]:

@@ -341,7 +341,14 @@ def _leak(api: Api, rx: Receiver) -> int:
     return api.status(api.run(OK), client="200").status_code
 
 
+def _polled_after_end(api: Api, rx: Receiver) -> Any:
+    run_id = api.run(OK)
+    time.sleep(1.0)  # the OK object ends after 0.2 s (fast)
+    return api.status(run_id).json()["status"]
+
+
 FAULT_CASES: dict[str, tuple[Callable[[Api, Receiver], Any], Any, Any]] = {
+    "cb-status-stuck-running": (_polled_after_end, 1900, 1550),
     # fault: (observation, on a clean server, with the fault)
     "cb-constant-always": (_gap_check(1, 0.3, 2, lambda g: g[1] > 0.45), True, False),
     "cb-doubling": (_gap_check(2, 0.3, 1, lambda g: g[0] < 0.45), True, False),

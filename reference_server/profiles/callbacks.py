@@ -24,7 +24,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from reference_server.config import ServerConfig
-from reference_server.control import authorized
+from reference_server.contract import ref
+from reference_server.feed_access import authorized
 from reference_server.faults import Fault
 from reference_server.problems import problem
 from reference_server.protocols import ServerProtocol
@@ -229,7 +230,7 @@ def _problems(*codes: int) -> dict[str, Any]:
 
 
 def _schema_ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"https://progress-conformance.dev/schemas/callbacks/{name}.schema.json"}
+    return ref(f"{PROFILE}/{name}")
 
 
 def openapi_paths(config: ServerConfig) -> dict[str, Any]:

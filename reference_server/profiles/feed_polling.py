@@ -12,10 +12,11 @@ from aiohttp import web
 
 from reference_server import control
 from reference_server.config import ServerConfig
-from reference_server.control import STORE_KEY, authorized, header_tenant, unauthorized
+from reference_server.control import STORE_KEY
+from reference_server.feed_access import TENANT_HEADER, UNBOUND_FAULT, known_token, tenant_for, unauthorized
 from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
-from reference_server.problems import problem
+from reference_server.problems import problem, problem_response
 from reference_server.store import FEED_IDS, FeedStore
 
 BASE = "/eventnotifications/v2"
@@ -46,6 +47,7 @@ FAULTS: list[Fault] = [
     _fault("fp-problem-json-media-type", "404 problems are served as application/json"),
     _fault("fp-5xx-on-malformed", "a junk batchId or over-long feedId raises an unhandled error"),
     _fault("fp-batch-not-immutable", "a re-read adds newly arrived events to the open batch"),
+    _fault(UNBOUND_FAULT, "tokens are not bound to tenants: any token reads and writes any tenant"),
 ]
 
 MAX_FEED_ID_LENGTH = 64
@@ -61,7 +63,8 @@ def setup(app: web.Application, config: ServerConfig) -> None:
     async def open_store(app: web.Application) -> None:
         app[STORE_KEY] = FeedStore(config.db_path,
                                    share_tenants="fp-tenant-leak" in config.faults,
-                                   share_feeds="fp-feeds-shared" in config.faults)
+                                   share_feeds="fp-feeds-shared" in config.faults,
+                                   idempotency_keys=config.limits.idempotency_keys)
 
     async def close_store(app: web.Application) -> None:
         app[STORE_KEY].close()
@@ -86,11 +89,12 @@ class _Handlers:
 
     def resolve(self, request: web.Request) -> tuple[str, str] | web.Response:
         """(tenant, feed) of an authorised request, or the error response to send."""
-        if "fp-no-auth-check" not in self.faults and not authorized(request, self.config):
+        token = known_token(request, self.config)
+        if token is None and "fp-no-auth-check" not in self.faults:
             return unauthorized()
-        tenant = header_tenant(request, self.config)
-        if tenant is None:
-            return problem(403, "unknown tenant")
+        tenant = tenant_for(request, self.config, token)
+        if isinstance(tenant, web.Response):
+            return tenant
         feed = request.match_info["feedId"]
         if "fp-5xx-on-malformed" in self.faults and len(feed) > MAX_FEED_ID_LENGTH:
             raise ValueError("feed id longer than the feed column")
@@ -171,10 +175,6 @@ class _Handlers:
 
 # -- OpenAPI -------------------------------------------------------------------------------
 
-_PROBLEM = {"type": "object", "required": ["type", "title", "status"],
-            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                           "status": {"type": "integer"}, "detail": {"type": "string"},
-                           "traceId": {"type": "string"}}}
 _NOTIFICATION = {
     "type": "object",
     "additionalProperties": False,
@@ -201,26 +201,21 @@ _BATCH = {
 }
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/problem+json": {"schema": _PROBLEM}}}
-
-
 def _operation(operation_id: str, summary: str, ok: dict[str, Any],
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     responses: dict[str, Any] = dict(ok)
-    responses["401"] = _problem_response("Missing or invalid bearer token")
-    responses["403"] = _problem_response("Unknown tenant")
-    responses["404"] = _problem_response("Unknown feed (feed ids are case-sensitive)")
+    responses["401"] = problem_response("Missing or invalid bearer token")
+    responses["403"] = problem_response("Unknown tenant, or one this token may not use")
+    responses["404"] = problem_response("Unknown feed (feed ids are case-sensitive)")
     responses.update(extra or {})
     return {"operationId": operation_id, "summary": summary, "responses": responses}
 
 
-def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
+def openapi_paths(config: ServerConfig) -> dict[str, Any]:
     feed_param = {"name": "feedId", "in": "path", "required": True,
                   "schema": {"type": "string", "enum": list(FEED_IDS)}}
-    tenant_param = {"name": control.TENANT_HEADER, "in": "header", "required": False,
-                    "schema": {"type": "string"}}
+    tenant_param = {"name": TENANT_HEADER, "in": "header", "required": False,
+                    "schema": {"type": "string", "enum": list(config.tenants)}}
     batch_param = {"name": "batchId", "in": "path", "required": True,
                    "schema": {"type": "string"}}
     paths: dict[str, Any] = {
@@ -242,7 +237,7 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
                 "200": {"description": "Feed emptied; next answers 204"}}),
         },
     }
-    paths.update(control.openapi_paths((config or ServerConfig()).control_prefix))
+    paths.update(control.openapi_paths(config))
     return paths
 
 

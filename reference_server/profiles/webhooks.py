@@ -20,7 +20,8 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from reference_server.config import ServerConfig
-from reference_server.control import authorized
+from reference_server.contract import ref
+from reference_server.feed_access import authorized
 from reference_server.faults import Fault
 from reference_server.profiles.pipelines import EVENT_LEVELS, DescriptorError, Pipelines, parse_descriptor
 from reference_server.profiles.webhook_delivery import TIMINGS, Delivery, DeliverySettings, Webhooks
@@ -184,8 +185,7 @@ def setup(app: web.Application, config: ServerConfig) -> None:
 
 
 def _json(schema: str) -> dict[str, Any]:
-    ref = f"https://progress-conformance.dev/schemas/webhooks/{schema}.schema.json"
-    return {"application/json": {"schema": {"$ref": ref}}}
+    return {"application/json": {"schema": ref(f"webhooks/{schema}")}}
 
 
 def _errors(*codes: int) -> dict[str, Any]:

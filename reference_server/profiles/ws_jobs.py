@@ -9,8 +9,8 @@ SUBSCRIBEd to the job. Faults are single ``if``s where the real bug would sit.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
-import re
 import secrets
 import time
 import uuid
@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from reference_server.config import ServerConfig
+from reference_server.profiles.ws_job_request import Json, JobRequest
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
-JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 MIN_FLUSH_PERIOD = 0.05  # run-log lines that accumulate faster than this are batched
-Json = dict[str, Any]
 
 
 class Outbox(Protocol):
@@ -60,74 +59,6 @@ class TokenStore:
     def valid(self, token: str | None) -> bool:
         expiry = self.expiry(token)
         return expiry is not None and expiry > time.monotonic()
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """A validated POST /api/compute-jobs body."""
-
-    id: str | None
-    run_log_messages: bool
-    run_log_lines: int
-    line_interval: float  # seconds
-    outcome: Literal["COMPLETED", "FAILED"]
-    app_messages: int
-    start_delay: float  # seconds
-    body: Json
-    batch_lines: int = 0  # most lines per RUNLOG_UPDATED; 0: whatever accumulated
-
-
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}")
-    return value
-
-
-def _object(body: Json, name: str) -> Json:
-    value = body.get(name, {})
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} must be an object")
-    return value
-
-
-def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
-    """The request, or ValueError naming the first invalid field (the caller answers 422)."""
-    if not isinstance(body, dict):
-        raise ValueError("the job request must be a JSON object")
-    job_id = body.get("id")
-    if job_id is not None and (not isinstance(job_id, str) or not JOB_ID.match(job_id)):
-        raise ValueError("id must be 1 to 60 characters of [A-Za-z0-9_.-]")
-    run_log_messages = body.get("runLogMessages", True)
-    if not isinstance(run_log_messages, bool):
-        raise ValueError("runLogMessages must be a boolean")
-    execution = _object(body, "execution")
-    if "threads" in execution:
-        _int(execution["threads"], "execution.threads", 1, 256)
-    if "priority" in execution:
-        _int(execution["priority"], "execution.priority", -100, 100)
-    solver = _object(body, "solver")
-    if "action" in solver and not isinstance(solver["action"], str):
-        raise ValueError("solver.action must be a string")
-    callbacks = solver.get("callbacks", [])
-    if not isinstance(callbacks, list) or not all(isinstance(c, str) for c in callbacks):
-        raise ValueError("solver.callbacks must be an array of strings")
-    job = _object(body, "conformanceJob")
-    interval_ms = job.get("lineIntervalMs", round(config.timings.runlog_line_interval * 1000))
-    outcome = job.get("outcome", "COMPLETED")
-    if outcome not in ("COMPLETED", "FAILED"):
-        raise ValueError("conformanceJob.outcome must be COMPLETED or FAILED")
-    return JobRequest(
-        id=job_id, run_log_messages=run_log_messages,
-        run_log_lines=_int(job.get("runLogLines", 5), "conformanceJob.runLogLines", 0, 10000),
-        line_interval=_int(interval_ms, "conformanceJob.lineIntervalMs", 0, 60000) / 1000,
-        outcome=outcome,
-        app_messages=_int(job.get("appMessages", 0), "conformanceJob.appMessages", 0, 100),
-        start_delay=_int(job.get("startDelayMs", 0), "conformanceJob.startDelayMs", 0, 600000) / 1000,
-        body=body,
-        batch_lines=_int(job.get("runLogBatchLines", 0), "conformanceJob.runLogBatchLines", 0, 10000),
-    )
 
 
 @dataclass(eq=False)
@@ -172,7 +103,12 @@ AppAnswer = Literal["continue", "cancel", "fail"]
 
 
 class JobRegistry:
-    """Jobs by id, open sockets by connection-id, pending APP_MESSAGEs, and event routing."""
+    """Jobs by id, open sockets by connection-id, pending APP_MESSAGEs, and event routing.
+
+    Retention (``config.limits``): a finished job is forgotten ``finished_job_retention`` seconds
+    after it finished, or sooner when more than ``finished_jobs`` have finished (oldest first);
+    only the newest ``closed_connection_ids`` closed connection ids are remembered.
+    """
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -180,9 +116,11 @@ class JobRegistry:
         self.jobs: dict[str, Job] = {}
         self.sockets: dict[str, Outbox] = {}  # open sockets by connection-id
         self.open_sockets: set[Outbox] = set()
-        self.closed_ids: set[str] = set()
+        self.closed_ids: dict[str, None] = {}  # insertion-ordered: the oldest go first
         self.shared_connection_id = str(uuid.uuid4())  # fault ws-connection-id-reused
         self._pending: dict[str, "asyncio.Future[bool]"] = {}
+        self._finished: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._sweep: asyncio.TimerHandle | None = None
 
     def fault(self, name: str) -> bool:
         return name in self.config.faults
@@ -204,7 +142,9 @@ class JobRegistry:
         self.open_sockets.discard(outbox)
         if self.sockets.get(outbox.connection_id) is outbox:
             del self.sockets[outbox.connection_id]
-        self.closed_ids.add(outbox.connection_id)
+        self.closed_ids[outbox.connection_id] = None
+        while len(self.closed_ids) > self.config.limits.closed_connection_ids:
+            del self.closed_ids[next(iter(self.closed_ids))]
         for job in self.jobs.values():
             job.subscribers.discard(outbox)
 
@@ -273,6 +213,28 @@ class JobRegistry:
         self._status(job, status)
         if self.fault("ws-two-terminal-statuses"):
             self._status(job, status)  # the "finished" hook fires twice
+        self._finished[job.id] = time.monotonic()
+        self._finished.move_to_end(job.id)
+        self._forget_finished()
+
+    # --- retention -----------------------------------------------------------------------------
+    def _forget_finished(self) -> None:
+        """Drop finished jobs over the count or past their retention; re-arm the sweep timer."""
+        limits = self.config.limits
+        expired = time.monotonic() - limits.finished_job_retention
+        while self._finished and (len(self._finished) > limits.finished_jobs
+                                  or next(iter(self._finished.values())) <= expired):
+            job_id, _ = self._finished.popitem(last=False)
+            job = self.jobs.get(job_id)
+            if job is not None and job.terminal:
+                del self.jobs[job_id]
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        if self._finished:
+            due = next(iter(self._finished.values())) + limits.finished_job_retention
+            self._sweep = asyncio.get_running_loop().call_later(
+                max(0.0, due - time.monotonic()), self._forget_finished)
 
     def _finish(self, job: Job, status: str, result: Json) -> None:
         self._close_run_log(job)
@@ -300,7 +262,8 @@ class JobRegistry:
             job.task.cancel()
         if not job.terminal:
             self._finish(job, "CANCELLED", {"cancelled": True, "reason": "deleted"})
-        del self.jobs[job_id]
+        self.jobs.pop(job_id, None)
+        self._finished.pop(job_id, None)
         return True
 
     def answer_app_message(self, app_message_id: str, interrupt: bool) -> None:
@@ -314,6 +277,8 @@ class JobRegistry:
     def subscribe(self, outbox: Outbox, subscriptions: list[Json]) -> None:
         """SUBSCRIBE: current status, replay of the lines after lastRunLogLine, then live events."""
         for sub in subscriptions:
+            if not outbox.open:  # e.g. closed because its client does not read
+                return
             job = self.jobs.get(sub["computeJobId"])
             if job is None or self.fault("ws-subscribe-ignored"):
                 continue
@@ -328,6 +293,8 @@ class JobRegistry:
             job.subscribers.add(outbox)
 
     async def shutdown(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
         tasks = [job.task for job in self.jobs.values() if job.task and not job.task.done()]
         for task in tasks:
             task.cancel()

@@ -8,7 +8,6 @@ Routes: ``POST /api/authentication/token``, ``POST /api/compute-jobs``,
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
@@ -17,8 +16,10 @@ from reference_server.config import ServerConfig
 from reference_server.contract import ref
 from reference_server.faults import Fault
 from reference_server.protocols import ServerProtocol
-from reference_server.problems import bearer_token, problem
-from reference_server.profiles.ws_jobs import JobRegistry, parse_job_request
+from reference_server.json_bodies import JsonError, json_integer, loads
+from reference_server.problems import bearer_token, problem, problem_response
+from reference_server.profiles.ws_job_request import job_request_schema, parse_job_request
+from reference_server.profiles.ws_jobs import JobRegistry
 from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
 
 PROFILE = "ws-progress"
@@ -84,9 +85,9 @@ def _authorized(request: web.Request) -> bool:
 
 async def _json_body(request: web.Request) -> tuple[Any, web.Response | None]:
     try:
-        return json.loads(await request.text()), None
-    except (ValueError, UnicodeDecodeError):
-        return None, problem(400, "the body is not valid JSON")
+        return loads(await request.read(), _registry(request).config.limits.json_depth), None
+    except JsonError as exc:
+        return None, problem(400, f"the body is {exc}")
 
 
 async def issue_token(request: web.Request) -> web.Response:
@@ -98,8 +99,10 @@ async def issue_token(request: web.Request) -> web.Response:
             or not isinstance(body.get("secret"), str):
         return problem(422, "expected {clientId: string, secret: string, maxAge?: integer}")
     max_age = body.get("maxAge")
-    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1):
-        return problem(422, "maxAge must be a positive integer (seconds)")
+    if max_age is not None:  # an integer as JSON Schema has it: 3064 and 3064.0 alike
+        max_age = json_integer(max_age)
+        if max_age is None or max_age < 1:
+            return problem(422, "maxAge must be a positive integer (seconds)")
     known = registry.config.clients.get(body["clientId"])
     if known is None or not (registry.fault("ws-token-bad-credentials")
                              or hmac.compare_digest(known.encode(), body["secret"].encode())):
@@ -202,8 +205,7 @@ def setup(app: web.Application, config: ServerConfig) -> None:
 
 
 def _problem_responses(*codes: int) -> dict[str, Any]:
-    body = {"content": {"application/problem+json": {"schema": ref("ws-progress/problem")}}}
-    return {str(code): {"description": "problem details (RFC 9457)", **body} for code in codes}
+    return {str(code): problem_response("problem details (RFC 9457)") for code in codes}
 
 
 def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
@@ -222,7 +224,7 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
             "parameters": [{"name": "connection-id", "in": "header", "required": False,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": ref("ws-progress/job-request")}}},
+                "schema": job_request_schema()}}},
             "responses": {"200": {"description": "submitted", "content": job_json},
                           "201": {"description": "submitted (Location header)", "content": job_json},
                           **_problem_responses(400, 401, 409, 415, 422)}}},
@@ -245,6 +247,16 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
                           **_problem_responses(401, 404)}}},
         SOCKET_PATH: {"get": {
             "summary": "Progress Events WebSocket (101 with a connection-id header); its messages: /asyncapi.json",
+            "description": "An RFC 6455 upgrade; any other GET is 400.",
+            "parameters": [
+                {"name": "Upgrade", "in": "header", "required": True,
+                 "schema": {"type": "string", "enum": ["websocket"]}},
+                {"name": "Connection", "in": "header", "required": True,
+                 "schema": {"type": "string", "enum": ["Upgrade"]}},
+                {"name": "Sec-WebSocket-Version", "in": "header", "required": True,
+                 "schema": {"type": "string", "enum": ["13"]}},
+                {"name": "Sec-WebSocket-Key", "in": "header", "required": True,
+                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$"}}],
             "responses": {"101": {"description": "switching protocols",
                                   "headers": {"connection-id": {"schema": {"type": "string"}}}},
                           **_problem_responses(401)}}},

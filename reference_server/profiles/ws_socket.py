@@ -1,6 +1,9 @@
 """ws-progress socket (seed 001): handshake, client frames, keepalive pings, idle and token closes.
 
-One :class:`SocketSession` per ``GET /api/compute-job-messages``. Timers are precise
+One :class:`SocketSession` per ``GET /api/compute-job-messages``. Its outbound queue is bounded
+(``Limits.socket_outbound_bytes``): a client that does not read is closed with 1008, and its
+transport aborted if even the Close frame cannot leave. SUBSCRIBE is bounded per frame and per
+socket (``Limits.subscriptions_per_message`` / ``subscriptions_per_socket``). Timers are precise
 ``call_later`` handles: the idle watchdog counts from the last valid pong (or the opening), the
 token timer fires at the socket's current token expiry. Pongs are ours to check (autoping off):
 RFC 6455 5.5.3 "A Pong frame sent in response to a Ping frame must have identical 'Application
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -19,8 +21,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from reference_server.json_bodies import JsonError, loads
 from reference_server.problems import bearer_token, problem
-from reference_server.profiles.ws_jobs import Json, JobRegistry, dumps
+from reference_server.profiles.ws_job_request import Json
+from reference_server.profiles.ws_jobs import JobRegistry, dumps
 
 MAX_FRAME = 64 * 1024  # larger client frames: 1009 (aiohttp's max_msg_size)
 OUTSTANDING_PINGS = 32  # pings whose data a pong may still echo
@@ -35,14 +39,18 @@ def _is_int(value: Any) -> bool:
 class SocketSession:
     """One open socket: an outbox for job events plus its keepalive and token timers."""
 
-    def __init__(self, ws: web.WebSocketResponse, connection_id: str, registry: JobRegistry,
-                 token: str | None, token_expiry: float) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None,
+                 connection_id: str, registry: JobRegistry, token: str | None,
+                 token_expiry: float) -> None:
         self.connection_id = connection_id
         self.token = token
         self._ws = ws
         self._registry = registry
         self._config = registry.config
+        self._transport = transport
         self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued_bytes = 0
+        self._subscribed: set[str] = set()  # job ids named in this socket's SUBSCRIBEs
         self._closing = False
         self._close_task: asyncio.Task[bool] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -61,8 +69,15 @@ class SocketSession:
         return not self._closing and not self._ws.closed
 
     def deliver(self, frame: Json) -> None:
-        if self.open:
-            self._queue.put_nowait(dumps(frame))
+        if not self.open:
+            return
+        text = dumps(frame)
+        limit = self._config.limits.socket_outbound_bytes
+        if self._queued_bytes + len(text) > limit:
+            self.close(POLICY_VIOLATION, f"client too slow: over {limit} bytes of events unread")
+            return
+        self._queued_bytes += len(text)
+        self._queue.put_nowait(text)
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake now (from a timer, a frame handler or the server)."""
@@ -71,8 +86,15 @@ class SocketSession:
         self._closing = True
         self._cancel_timers()
         if not self._ws.closed:
-            self._close_task = asyncio.get_running_loop().create_task(
+            loop = asyncio.get_running_loop()
+            self._close_task = loop.create_task(
                 self._ws.close(code=code, message=reason.encode()[:123]))
+            # a client that does not read never lets the Close frame out: drop it after a while
+            loop.call_later(2 * CLOSE_TIMEOUT, self._abort)
+
+    def _abort(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.abort()
 
     # --- lifetime -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -114,6 +136,7 @@ class SocketSession:
     async def _sender(self) -> None:
         while True:
             text = await self._queue.get()
+            self._queued_bytes -= len(text)
             if not self.open:
                 return
             try:
@@ -169,13 +192,13 @@ class SocketSession:
     # --- client frames --------------------------------------------------------------------------
     def _on_text(self, data: str) -> None:
         try:
-            frame = json.loads(data)
-        except ValueError:
+            frame = loads(data, self._config.limits.json_depth)
+        except JsonError as exc:
             if self._fault("ws-malformed-frame-crash"):
                 # the parse error escapes into the shared broadcaster and takes every socket down
                 self._registry.close_all(INTERNAL_ERROR, "internal error")
                 return
-            self.close(POLICY_VIOLATION, "frame is not JSON")
+            self.close(POLICY_VIOLATION, f"the frame is {exc}")
             return
         error = self._dispatch(frame)
         if error:
@@ -206,6 +229,12 @@ class SocketSession:
                     and _is_int(s.get("lastRunLogLine")) and s["lastRunLogLine"] >= 0
                     and _is_int(s.get("executionAttempts", 1)) for s in subs):
                 return "SUBSCRIBE needs subscriptions [{computeJobId, executionAttempts, lastRunLogLine}]"
+            limits = self._config.limits
+            if len(subs) > limits.subscriptions_per_message:
+                return f"SUBSCRIBE names more than {limits.subscriptions_per_message} jobs"
+            self._subscribed.update(s["computeJobId"] for s in subs)
+            if len(self._subscribed) > limits.subscriptions_per_socket:
+                return f"more than {limits.subscriptions_per_socket} jobs subscribed on one socket"
             self._registry.subscribe(self, subs)
             return None
         return f"unknown messageType {kind[:40]!r}"
@@ -242,9 +271,11 @@ async def handle_socket(request: web.Request, registry: JobRegistry) -> web.Stre
         else str(uuid.uuid4())
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, timeout=CLOSE_TIMEOUT,
                                compress=not registry.fault("ws-no-permessage-deflate"))
+    if not ws.can_prepare(request).ok:
+        return problem(400, "this path only answers a WebSocket upgrade (GET, Upgrade: websocket)")
     if not registry.fault("ws-no-connection-id"):
         ws.headers["connection-id"] = connection_id
-    session = SocketSession(ws, connection_id, registry, token, expiry)
+    session = SocketSession(ws, request.transport, connection_id, registry, token, expiry)
     registry.socket_opened(session)  # before the 101 leaves: a submission may follow at once
     try:
         await ws.prepare(request)

@@ -1,0 +1,88 @@
+"""The feed store's integrity: a private database file, and a control hook safe to retry."""
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reference_server.app import start_in_thread
+from reference_server.config import Limits, ServerConfig
+
+TOKEN = "integrity-token"
+EMIT = "/_control/feeds/journey/events"
+NEXT = "/eventnotifications/v2/journey/next"
+
+
+def client_of(tmp_path: Path, **limits: Any) -> Iterator[httpx.Client]:
+    running = start_in_thread(ServerConfig(tokens=(TOKEN,), db_path=str(tmp_path / "feeds.db"),
+                                           limits=Limits(**limits)))
+    try:
+        with httpx.Client(base_url=running.base_url, timeout=5.0,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            yield client
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[httpx.Client]:
+    yield from client_of(tmp_path)
+
+
+def events(*marks: int) -> dict[str, Any]:
+    return {"events": [{"eventType": "t", "payload": {"mark": m}} for m in marks]}
+
+
+def test_the_database_file_is_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        for _ in client_of(tmp_path):
+            pass
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "feeds.db").stat().st_mode)
+    assert mode == 0o600, oct(mode)
+
+
+def test_a_retried_emit_answers_the_first_ids_and_stores_nothing(client: httpx.Client) -> None:
+    key = {"Idempotency-Key": "emit-1"}
+    first = client.post(EMIT, json=events(1, 2), headers=key)
+    again = client.post(EMIT, json=events(1, 2), headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    batch = client.get(NEXT).json()
+    assert [n["id"] for n in batch["notifications"]] == first.json()["ids"]
+
+
+def test_a_key_reused_for_other_events_is_422(client: httpx.Client) -> None:
+    key = {"Idempotency-Key": "emit-2"}
+    assert client.post(EMIT, json=events(1), headers=key).status_code == 201
+    r = client.post(EMIT, json=events(9), headers=key)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert len(client.get(NEXT).json()["notifications"]) == 1
+
+
+def test_keys_are_per_tenant_and_malformed_keys_are_400(client: httpx.Client) -> None:
+    key = {"Idempotency-Key": "emit-3"}
+    a = client.post(EMIT, json=events(1), headers=key)
+    b = client.post(EMIT, json=events(1), headers={**key, "X-TENANT-ID": "tenant-b"})
+    assert a.status_code == b.status_code == 201 and a.json() != b.json()
+    assert client.post(EMIT, json=events(1), headers={"Idempotency-Key": "x" * 256}).status_code == 400
+
+
+def test_keys_survive_a_restart_and_only_the_newest_are_kept(tmp_path: Path) -> None:
+    answers = {}
+    for client in client_of(tmp_path, idempotency_keys=2):
+        for n in range(3):
+            r = client.post(EMIT, json=events(n), headers={"Idempotency-Key": f"k{n}"})
+            answers[n] = r.json()["ids"]
+    for client in client_of(tmp_path, idempotency_keys=2):  # the same file, a new server
+        newest = client.post(EMIT, json=events(2), headers={"Idempotency-Key": "k2"})
+        assert newest.json()["ids"] == answers[2]
+        oldest = client.post(EMIT, json=events(0), headers={"Idempotency-Key": "k0"})
+        assert oldest.status_code == 201 and oldest.json()["ids"] != answers[0]  # forgotten
