@@ -20,8 +20,11 @@ def start_bundled(faults: tuple[str, ...] = (), db_path: str = ":memory:") -> tu
     """Start the reference server with fast timings; return it and the settings that describe it."""
     token = secrets.token_urlsafe(24)
     secret = secrets.token_urlsafe(24)
+    per_tenant = {tenant: secrets.token_urlsafe(24) for tenant in BUNDLED_TENANTS}
     config = ServerConfig(faults=check_names(faults), timings=ServerTimings.named("fast"), db_path=db_path,
-                          tokens=(token,), tenants=BUNDLED_TENANTS, clients={CLIENT_ID: secret})
+                          tokens=(token,), tenants=BUNDLED_TENANTS, clients={CLIENT_ID: secret},
+                          token_tenants={token: BUNDLED_TENANTS,
+                                         **{t: (tenant,) for tenant, t in per_tenant.items()}})
     server = start_in_thread(config)
     declared = declared_settings(config)  # the server's own choices, so they are checked exactly
     settings: dict[str, Any] = {
@@ -31,6 +34,7 @@ def start_bundled(faults: tuple[str, ...] = (), db_path: str = ":memory:") -> tu
         "client_id": CLIENT_ID,
         "client_secret": secret,
         "tenants": list(BUNDLED_TENANTS),
+        "tenant_tokens": per_tenant,
         "timings": {**declared["timings"], "tolerance": TOLERANCE, "slack": SLACK},
         "options": declared["options"],
     }

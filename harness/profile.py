@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-NEEDS = ("control", "tenants", "credentials", "receiver", "clients")
+NEEDS = ("control", "tenants", "tenant-tokens", "credentials", "receiver", "clients")
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,8 @@ def _needs_reason(scenario: Scenario, target: Target) -> str | None:
         return "needs the control hook to emit events, and no --control URL was given"
     if "tenants" in scenario.needs and len(target.tenants) < 2:
         return "needs two declared tenants (--config tenants: [a, b]); fewer were declared"
+    if "tenant-tokens" in scenario.needs and len(target.tenant_tokens) < 2:
+        return "needs a token per tenant (--config tenant_tokens: {tenant: token}); fewer than two were declared"
     if "credentials" in scenario.needs and not (target.client_id and target.client_secret):
         return "needs a client id and secret (--client-id/--client-secret), none were given"
     return None

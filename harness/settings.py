@@ -70,6 +70,9 @@ SETTINGS: tuple[Setting, ...] = (
             "client secret (or CONFORMANCE_CLIENT_SECRET; use --client-secret=VALUE for one starting with -)",
             secret=True),
     Setting("token_url", URL, "OAuth2 client-credentials token URL"),
+    Setting("tenant_tokens", {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
+            "a bearer token per tenant that may use only that tenant (enables fp-tenant-token-bound)",
+            secret=True, flag=False),
     Setting("tenant", {"type": "string", "minLength": 1}, "the tenant to test", flag=False),
     Setting("tenants", {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
             "tenant id (repeatable; two enable tenant isolation)", repeat=True, metavar="TENANT"),
@@ -235,7 +238,7 @@ def from_namespace(values: dict[str, Any], *, pytest: bool = False) -> dict[str,
     out: dict[str, Any] = {}
     for s in SETTINGS:
         value = values.get(s.dest if pytest else s.key)
-        if value is None and s.secret:
+        if value is None and s.secret and s.flag:
             value = os.environ.get(s.env) or None
         if value is None or value == []:
             continue

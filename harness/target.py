@@ -30,6 +30,7 @@ class Target:
     client_secret: str | None = None
     token_url: str | None = None
     tenants: tuple[str, ...] = ()
+    tenant_tokens: dict[str, str] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: Timings = field(default_factory=Timings)
     request_timeout: float = 5.0
@@ -51,7 +52,7 @@ class Target:
     def secrets(self) -> list[str]:
         passwords = [urlsplit(u).password for u in (self.base_url, self.control_url, self.token_url,
                                                      self.receiver_url) if u]
-        return [s for s in (self.token, self.client_secret, *passwords) if s]
+        return [s for s in (self.token, self.client_secret, *self.tenant_tokens.values(), *passwords) if s]
 
     def trusts(self, url: str) -> bool:
         """Credentials go only to the target's own origins (and the ones it declared trusted)."""
@@ -104,7 +105,8 @@ def build_target(settings: dict[str, Any]) -> Target:
         control_url=str(settings["control"]).rstrip("/") if settings.get("control") else None,
         token=settings.get("token"), client_id=settings.get("client_id"),
         client_secret=settings.get("client_secret"), token_url=settings.get("token_url"),
-        tenants=tuple(tenants), options=all_options(settings.get("options")), timings=timings,
+        tenants=tuple(tenants), tenant_tokens=dict(settings.get("tenant_tokens") or {}),
+        options=all_options(settings.get("options")), timings=timings,
         request_timeout=float(settings.get("request_timeout", 5.0)),
         max_wait=float(settings.get("max_wait", 30.0)),
         trusted_origins=tuple(settings.get("trusted_origins") or ()),

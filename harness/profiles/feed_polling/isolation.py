@@ -60,3 +60,28 @@ def tenant_isolation(ctx: Context) -> None:
     two.discard_all(feed)
     batch = read_batch(ctx, one, feed, f"{t1}-batch")
     check_head(ctx, "discard-scoped-to-tenant", marks, batch, f"discardAll by tenant {t2} leaves tenant {t1}'s events")
+
+
+@executor("feed-polling.tenant-token-bound")
+def tenant_token_bound(ctx: Context) -> None:
+    """A token bound to one tenant cannot read, complete, discard or emit for another one."""
+    (t1, own), (t2, _) = list(ctx.target.tenant_tokens.items())[:2]
+    feed = str(ctx.params.get("feed", "journey"))
+    victim = FeedClient(ctx, tenant=t2)
+    victim.empty(feed)
+    marks = victim.emit(feed, 2)
+    intruder = FeedClient(ctx, tenant=t2)  # names tenant t2 in X-TENANT-ID, with t1's token
+    refused = (401, 403, 404)
+    for what, r in (("next", intruder.next(feed, bearer=own)),
+                    ("complete", intruder.complete(feed, "0", bearer=own)),
+                    ("discardAll", intruder.discard_all(feed, bearer=own))):
+        ctx.check(f"{what}-refused", r.status_code in refused and not any(m in r.text for m in marks),
+                  f"{what} with {t1}'s token naming tenant {t2} is refused and leaks nothing",
+                  expected="401, 403 or 404", observed={"status": r.status_code, "body": r.text[:200]})
+    control = ctx.target.control_url
+    r = ctx.http().request("POST", f"{control}/feeds/{feed}/events", bearer=own,
+                           json={"events": [{"eventType": "conformance:intruder", "payload": {}}], "tenantId": t2})
+    ctx.check("emit-refused", r.status_code in (*refused, 400), f"the control hook refuses {t1}'s token for {t2}",
+              expected="4xx", observed=r.status_code)
+    batch = read_batch(ctx, victim, feed, f"{t2}-batch")
+    check_head(ctx, "victim-untouched", marks, batch, f"tenant {t2}'s events are still there, in order")
