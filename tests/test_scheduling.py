@@ -1,0 +1,76 @@
+"""The concurrent scheduler: at most N at once, never two sharing a resource, stop leaves the rest not run."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from harness.scheduling import NotRun, Scheduler
+
+
+
+@settings(max_examples=25, deadline=None)
+@given(resources=st.lists(st.sets(st.sampled_from("abcd"), max_size=2), min_size=1, max_size=10),
+       jobs=st.integers(min_value=1, max_value=4))
+def test_never_more_than_n_and_never_two_sharing_a_resource(resources: list[set[str]], jobs: int) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    lock = threading.Lock()
+    active: list[str] = []
+    seen_max = [0]
+
+    def run(key: str) -> str:
+        with lock:
+            active.append(key)
+            seen_max[0] = max(seen_max[0], len(active))
+            mine = resources[int(key)]
+            for other in active:
+                if other != key:
+                    assert not (mine & resources[int(other)]), (key, other)
+        start = time.monotonic()
+        time.sleep(0.005)
+        with lock:
+            active.remove(key)
+        spans[key] = (start, time.monotonic())
+        return key
+
+    scheduler: Scheduler[str] = Scheduler(jobs, run)
+    futures = scheduler.submit_all([(str(i), frozenset(r)) for i, r in enumerate(resources)])
+    assert [f.result(timeout=30) for f in futures.values()] == [str(i) for i in range(len(resources))]
+    assert seen_max[0] <= jobs
+
+
+def test_independent_scenarios_overlap() -> None:
+    scheduler: Scheduler[float] = Scheduler(4, lambda key: time.sleep(0.3) or time.monotonic())
+    t0 = time.monotonic()
+    futures = scheduler.submit_all([(str(i), frozenset()) for i in range(4)])
+    for f in futures.values():
+        f.result(timeout=30)
+    assert scheduler.peak == 4
+    assert time.monotonic() - t0 < 1.2 * 4 * 0.3  # generous: they ran side by side, not one by one
+
+
+def test_stop_leaves_the_rest_not_run() -> None:
+    gate = threading.Event()
+    scheduler: Scheduler[str] = Scheduler(1, lambda key: (gate.wait(10), key)[1])
+    futures = scheduler.submit_all([("a", frozenset()), ("b", frozenset()), ("c", frozenset())])
+    scheduler.stop()
+    gate.set()
+    assert futures["a"].result(timeout=10) == "a"
+    for key in ("b", "c"):
+        with pytest.raises(NotRun):
+            futures[key].result(timeout=10)
+
+
+def test_an_exception_in_a_job_reaches_its_future_and_frees_its_resources() -> None:
+    def run(key: str) -> str:
+        if key == "bad":
+            raise RuntimeError("boom")
+        return key
+
+    scheduler: Scheduler[str] = Scheduler(1, run)
+    futures = scheduler.submit_all([("bad", frozenset({"x"})), ("good", frozenset({"x"}))])
+    with pytest.raises(RuntimeError):
+        futures["bad"].result(timeout=10)
+    assert futures["good"].result(timeout=10) == "good"
