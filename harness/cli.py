@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--timings", choices=["fast", "spec"], default="spec")
     serve.add_argument("--fault", action="append", default=[], help="switch on a named fault (repeatable)")
     serve.add_argument("--list-faults", action="store_true")
+    serve.add_argument("--print-config", action="store_true",
+                       help="print the `conformance run --config` file that declares this server's timings and options, and exit")
     serve.add_argument("--token", action="append", default=[], help="accepted bearer token (repeatable; default: printed)")
     serve.add_argument("--client", action="append", default=[], metavar="ID:SECRET",
                        help="ws-progress client credentials (repeatable; default: printed)")
@@ -50,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the scenario catalog: id, profile, level, title, clause")
 
     val = sub.add_parser("validate", help="validate a JSON document against a named message schema")
-    val.add_argument("message", help="schema name, e.g. feed-polling/batch (see `conformance validate --list x`)")
+    val.add_argument("message", help="schema name, e.g. feed-polling/batch (an unknown name lists them all)")
     val.add_argument("file", help="JSON file, or - for standard input")
     return p
 

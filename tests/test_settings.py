@@ -158,3 +158,17 @@ def test_a_failed_precondition_stops_with_the_scenarios_level(next_answers_500_o
     result = run_scenario(scenario, target)
     assert result.verdict is verdict, result.reason
     assert "AssertionError" not in result.reason
+
+
+def test_serve_prints_the_config_that_declares_it(tmp_path: Path) -> None:
+    """`conformance serve --print-config` is a valid --config declaring the server's own timings
+    and options, so a vendor testing it through --target need not read the source."""
+    proc = subprocess.run([sys.executable, "-m", "harness", "serve", "--timings", "fast", "--print-config",
+                           "--token", "tok-123456", "--client", "c:s3cr3t"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    path = tmp_path / "served.yaml"
+    path.write_text(proc.stdout)
+    target = build_target(load_config(path))
+    assert target.timings.get("ws-progress", "idle_timeout") == 1.2
+    assert target.timings.get("callbacks", "retry_interval") == 0.5
+    assert target.option("feed-polling", "stale_complete_status") == 404

@@ -4,10 +4,14 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from typing import Any
+
+import yaml
 
 from reference_server.app import serve_forever
 from reference_server.config import ServerConfig, Timings
 from reference_server.faults import all_faults, check_names
+from reference_server.protocols import declared_settings
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -33,6 +37,10 @@ def serve_command(args: argparse.Namespace) -> int:
     config = ServerConfig(faults=faults, timings=Timings.named(args.timings), db_path=args.db,
                           tokens=tokens, clients=clients)
     base = f"http://{args.host}:{args.port}"
+    declared = declared_settings(config)
+    if args.print_config:  # the --config a harness run against this server declares
+        print(yaml.safe_dump(run_config(base, config, declared, tokens[0]), sort_keys=False), end="")
+        return 0
     print(f"reference server on {base} (timings {args.timings}, faults: {', '.join(sorted(faults)) or 'none'})")
     print(f"  control hook: {base}{config.control_prefix}")
     if not args.token:
@@ -40,10 +48,25 @@ def serve_command(args: argparse.Namespace) -> int:
     if not args.client:
         for cid, secret in clients.items():
             print(f"  ws-progress client (generated; pass --client ID:SECRET): {cid}:{secret}")
-    print(f"  tenants: {', '.join(config.tenants)}", flush=True)
+    print(f"  tenants: {', '.join(config.tenants)}")
+    for profile, timers in declared["timings"].items():
+        print(f"  {profile} timings: " + ", ".join(f"{k}={v:g}s" for k, v in timers.items()))
+    for profile, options in declared["options"].items():
+        print(f"  {profile} options: " + ", ".join(f"{k}={v!r}" for k, v in options.items()
+                                                     if not isinstance(v, dict)))
+    print("  the config to declare for it: conformance serve --print-config (same flags)", flush=True)
     try:
         serve_forever(config, args.host, args.port)
     except OSError as exc:
         print(f"conformance serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_config(base: str, config: ServerConfig, declared: dict[str, Any], token: str) -> dict[str, Any]:
+    """A `conformance run --config` file describing this server: URLs, credentials, tenants, and
+    the timings and options it declares, so that it is checked exactly as it runs."""
+    client_id, secret = next(iter(config.clients.items()))
+    return {"target": base, "control": base + config.control_prefix, "token": token,
+            "client_id": client_id, "client_secret": secret, "tenants": list(config.tenants),
+            "timings": declared["timings"], "options": declared["options"]}
