@@ -30,6 +30,8 @@ def _fault(name: str, description: str) -> Fault:
 
 FAULTS: list[Fault] = [
     _fault("fp-reordered-events", "a batch lists its events in reverse emission order"),
+    _fault("fp-reorder-every-other-read", "every second answer of next (one counter for the whole "
+           "server) lists its batch in reverse order: not deterministic per feed"),
     _fault("fp-new-batch-id-on-reread", "re-reading next gives the same events under a new batchId"),
     _fault("fp-case-insensitive-feed-ids", "feed ids are matched case-insensitively"),
     _fault("fp-404-without-problem", "404 responses have a plain-text body, not a problem object"),
@@ -77,6 +79,7 @@ class _Handlers:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.faults = config.faults
+        self.reads = 0
 
     # -- shared checks -----------------------------------------------------------------------
 
@@ -125,6 +128,9 @@ class _Handlers:
             batch = store.renumber_open_batch(tenant, feed) or batch
         notifications = batch.notifications
         if "fp-reordered-events" in self.faults:
+            notifications = notifications[::-1]
+        self.reads += 1
+        if "fp-reorder-every-other-read" in self.faults and self.reads % 2 == 0:
             notifications = notifications[::-1]
         more = batch.more_available
         if "fp-wrong-more-available" in self.faults:
