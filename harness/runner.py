@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+from harness import progress
 from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
 from harness.transport.http import AsyncHttpClient, HttpClient
@@ -165,6 +166,11 @@ class Context:
                           expected=[f"{w.lower:.3f}..{w.upper:.3f}s" for w in windows],
                           observed={"gaps_s": [round(o, 4) for o in observed], "off_at": off})
 
+    async def sleep(self, seconds: float, what: str) -> None:
+        """A deliberate protocol wait, shown as progress when it is long."""
+        with progress.waiting(what, seconds):
+            await asyncio.sleep(seconds)
+
     def skip(self, reason: str) -> None:
         raise NotApplicable(reason)
 
@@ -225,6 +231,7 @@ def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", see
     started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     t0 = time.monotonic()
     ctx = Context(scenario, target, run_id, seed, receiver)
+    progress.SCENARIO.set(scenario.id)  # waits in this thread (and its event loop) name the scenario
     verdict: Verdict
     reason = ""
     failing: Check | None = None

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from harness.evidence import Redactor
+from harness.progress import waiting
 from harness.transport.serving import ServedThread, serve_in_thread
 
 __all__ = ["Answer", "Delivery", "Inbox", "Receiver"]
@@ -148,6 +149,11 @@ class Inbox:
     async def expect(self, count: int, within: float, path: str | None = None) -> list[Delivery]:
         """All deliveries (to ``path``) as soon as there are ``count`` of them, else what arrived
         when ``within`` seconds have passed; never later."""
+        plural = "delivery" if count == 1 else "deliveries"
+        with waiting(f"{count} {plural} at {self.label or 'the inbox'}{path or ''}", within):
+            return await self._expect(count, within, path)
+
+    async def _expect(self, count: int, within: float, path: str | None) -> list[Delivery]:
         deadline = time.monotonic() + within
         waiter = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
@@ -170,7 +176,8 @@ class Inbox:
     async def quiet(self, during: float, path: str | None = None) -> list[Delivery]:
         """Wait ``during`` seconds; the deliveries (to ``path``) that arrived meanwhile."""
         start = time.monotonic()
-        await asyncio.sleep(during)
+        with waiting(f"no delivery expected at {self.label or 'the inbox'}{path or ''}", during):
+            await asyncio.sleep(during)
         end = time.monotonic()
         return [d for d in self.deliveries(path) if start <= d.at < end]
 

@@ -5,7 +5,6 @@ Seed 001: "You must supply the bearer token for the authorization header when op
 """
 from __future__ import annotations
 
-import asyncio
 
 from harness.profiles.ws_progress.client import WsClient
 from harness.runner import Context, executor
@@ -68,7 +67,7 @@ async def handshake_expired(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
         tok = await ws.token()
         ctx.evidence.note(f"waiting {wait:.2f}s for the token to expire (declared lifetime {lifetime:g}s)")
-        await asyncio.sleep(wait)
+        await ctx.sleep(wait, "the token to expire")
         await _refused(ctx, ws, "expired-token", tok, "an expired bearer token")
 
 
