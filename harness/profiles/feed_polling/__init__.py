@@ -37,6 +37,8 @@ PROFILE = Profile(
                "most steps per Hypothesis example"),
         Option("stateful_seconds", 60.0, {"type": "number", "exclusiveMinimum": 0},
                "wall-clock bound of the stateful feed test"),
+        Option("stateful_shrink", True, {"type": "boolean"},
+               "shrink a failing sequence to the shortest counterexample (false: report the first one found, faster)"),
     ),
     parameters={
         "feed": {"type": "string", "minLength": 1},

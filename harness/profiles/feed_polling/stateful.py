@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hypothesis import HealthCheck, assume, settings, strategies as st
+from hypothesis import HealthCheck, Phase, assume, settings, strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis import seed as hypothesis_seed
 from hypothesis.reporting import with_reporter
@@ -156,6 +156,7 @@ def stateful(ctx: Context) -> None:
     conf = settings(max_examples=int(ctx.option("stateful_examples")),
                     stateful_step_count=int(ctx.option("stateful_steps")), deadline=None,
                     database=None, derandomize=False, print_blob=False,
+                    phases=[p for p in Phase if ctx.option("stateful_shrink") or p is not Phase.shrink],
                     suppress_health_check=list(HealthCheck))
     report: list[object] = []
     started = time.monotonic()
