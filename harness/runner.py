@@ -171,6 +171,19 @@ class Context:
         with progress.waiting(what, seconds):
             await asyncio.sleep(seconds)
 
+    def trusted(self, url: str, what: str) -> bool:
+        """May credentials go to ``url``, a URL the target handed out? Only to the target's own
+        origins and the declared trusted ones; elsewhere it is a failed SHOULD check naming the
+        URL, and the caller sends nothing there."""
+        if self.target.trusts(url):
+            return True
+        self.check("credentials-stay-at-origin", False,
+                   f"{what} points to another origin: the harness sent no credentials there "
+                   "(declare the origin with --trusted-origin if it belongs to the target)",
+                   expected="a URL on the target's own origin or a declared trusted origin",
+                   observed=url, level=Level.SHOULD)
+        return False
+
     def skip(self, reason: str) -> None:
         raise NotApplicable(reason)
 
@@ -215,6 +228,9 @@ def _needs_reason(scenario: Scenario, target: Target) -> str | None:
         return "needs a token per tenant (--config tenant_tokens: {tenant: token}); fewer than two were declared"
     if "credentials" in scenario.needs and not (target.client_id and target.client_secret):
         return "needs a client id and secret (--client-id/--client-secret), none were given"
+    if "clients" in scenario.needs and len(target.all_clients) < 2:
+        return ("needs two declared clients (client_id/client_secret and --config clients: "
+                "[{client_id, client_secret}]); fewer were declared")
     return None
 
 

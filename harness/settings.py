@@ -23,6 +23,9 @@ from harness.verdicts import ConfigError
 
 LEVELS = ["MUST", "SHOULD", "MAY"]
 URL = {"type": "string", "pattern": "^https?://"}
+CLIENT = {"type": "object", "additionalProperties": False, "required": ["client_id", "client_secret"],
+          "properties": {"client_id": {"type": "string", "minLength": 1},
+                         "client_secret": {"type": "string", "minLength": 1}}}
 MARGIN = {"oneOf": [{"type": "number", "minimum": 0},
                     {"type": "object", "additionalProperties": False,
                      "properties": {"abs": {"type": "number", "minimum": 0},
@@ -73,6 +76,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tenant_tokens", {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
             "a bearer token per tenant that may use only that tenant (enables fp-tenant-token-bound)",
             secret=True, flag=False),
+    Setting("clients", {"type": "array", "items": CLIENT},
+            "more clients of the target, [{client_id, client_secret}] (or CONFORMANCE_CLIENTS as JSON); "
+            "a second client enables the job-ownership scenarios", secret=True, flag=False),
     Setting("tenant", {"type": "string", "minLength": 1}, "the tenant to test", flag=False),
     Setting("tenants", {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
             "tenant id (repeatable; two enable tenant isolation)", repeat=True, metavar="TENANT"),
@@ -218,7 +224,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_pytest_options(group: Any) -> None:
     """The same settings as pytest options (--conformance-KEY); lists are repeatable."""
     for s in SETTINGS:
-        if s.key in ("timings", "options"):
+        if s.key in ("timings", "options", "clients"):  # config file (or environment) only
             continue
         kwargs: dict[str, Any] = {"dest": s.dest, "help": s.help, "default": None}
         if s.repeat or s.schema.get("type") == "array":
@@ -232,14 +238,25 @@ def add_pytest_options(group: Any) -> None:
         group.addoption(s.pytest_option, **kwargs)
 
 
+def _from_env(s: Setting) -> Any:
+    """A secret from CONFORMANCE_<KEY>: a string, or JSON for a list (never echoed on error)."""
+    value = os.environ.get(s.env) or None
+    if value is None or s.schema.get("type") not in ("array", "object"):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ConfigError(f"{s.env}: not JSON") from None
+
+
 def from_namespace(values: dict[str, Any], *, pytest: bool = False) -> dict[str, Any]:
     """Settings given on a command line (argparse dests, or pytest's ``conformance_*`` dests),
     plus secrets from the environment (CONFORMANCE_TOKEN, CONFORMANCE_CLIENT_SECRET)."""
     out: dict[str, Any] = {}
     for s in SETTINGS:
         value = values.get(s.dest if pytest else s.key)
-        if value is None and s.secret and s.flag:
-            value = os.environ.get(s.env) or None
+        if value is None and s.secret:
+            value = _from_env(s)
         if value is None or value == []:
             continue
         out[s.key] = value
@@ -254,7 +271,7 @@ def to_pytest_args(values: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     for key, value in values.items():
         s = BY_KEY[key]
         if s.secret:
-            env[s.env] = str(value)
+            env[s.env] = value if isinstance(value, str) else json.dumps(value)
         elif isinstance(value, bool):
             if value:
                 argv.append(s.pytest_option)

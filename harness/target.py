@@ -29,6 +29,7 @@ class Target:
     client_id: str | None = None
     client_secret: str | None = None
     token_url: str | None = None
+    clients: tuple[tuple[str, str], ...] = ()  # further (client_id, client_secret) of the same target
     tenants: tuple[str, ...] = ()
     tenant_tokens: dict[str, str] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -52,7 +53,14 @@ class Target:
     def secrets(self) -> list[str]:
         passwords = [urlsplit(u).password for u in (self.base_url, self.control_url, self.token_url,
                                                      self.receiver_url) if u]
-        return [s for s in (self.token, self.client_secret, *self.tenant_tokens.values(), *passwords) if s]
+        return [s for s in (self.token, self.client_secret, *self.tenant_tokens.values(),
+                            *(c[1] for c in self.clients), *passwords) if s]
+
+    @property
+    def all_clients(self) -> tuple[tuple[str, str], ...]:
+        """Every declared client: the main one (client_id/client_secret) first."""
+        main = ((self.client_id, self.client_secret),) if self.client_id and self.client_secret else ()
+        return (*main, *self.clients)
 
     def trusts(self, url: str) -> bool:
         """Credentials go only to the target's own origins (and the ones it declared trusted)."""
@@ -67,6 +75,7 @@ class Target:
             "control_url": _no_password(self.control_url) if self.control_url else None,
             "bundled": self.bundled,
             "tenants": list(self.tenants), "faults": list(self.faults),
+            "clients": [cid for cid, _ in self.all_clients],
             "auth": "token" if self.token else ("client-credentials" if self.client_id else "none"),
             "timings": self.timings.described(),
             "request_timeout": self.request_timeout, "max_wait": self.max_wait,
@@ -105,6 +114,7 @@ def build_target(settings: dict[str, Any]) -> Target:
         control_url=str(settings["control"]).rstrip("/") if settings.get("control") else None,
         token=settings.get("token"), client_id=settings.get("client_id"),
         client_secret=settings.get("client_secret"), token_url=settings.get("token_url"),
+        clients=tuple((str(c["client_id"]), str(c["client_secret"])) for c in settings.get("clients") or ()),
         tenants=tuple(tenants), tenant_tokens=dict(settings.get("tenant_tokens") or {}),
         options=all_options(settings.get("options")), timings=timings,
         request_timeout=float(settings.get("request_timeout", 5.0)),

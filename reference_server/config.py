@@ -68,6 +68,8 @@ class ServerConfig:
     token_expiry_close_code: int = 4001
     # ws-progress: submission success status, 200 or 201
     submit_status: int = 201
+    # ws-progress: messageType acknowledging a valid UPDATE_TOKEN ({messageType, messagePayload: {}}), or None
+    update_token_ack: str | None = "TOKEN_UPDATED"
     # feed-polling: status for completing an unknown or already completed batch
     stale_complete_status: int = 404
     control_prefix: str = "/_control"

@@ -334,7 +334,7 @@ TOKEN = "cli-foreign-token-7Hq2"
 def serve(tmp_path: Path, *faults: str) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "harness", "serve", "--port", str(port), "--token", TOKEN,
-            "--timings", "fast", "--client", f"{CLIENT_ID}:{CLIENT_SECRET}"]
+            "--timings", "fast", "--client", f"{CLIENT_ID}:{CLIENT_SECRET}", "--client", f"{OTHER_ID}:{OTHER_SECRET}"]
     for fault in faults:
         args += ["--fault", fault]
     log = (tmp_path / f"serve-{port}.log").open("w")
@@ -412,13 +412,15 @@ def test_foreign_target_with_a_wrong_token_is_not_a_pass(tmp_path: Path) -> None
 
 
 CLIENT_ID, CLIENT_SECRET = "vendor-client", "vendor-secret-0123456789"
+OTHER_ID, OTHER_SECRET = "vendor-client-2", "vendor-secret-2-9876543210"
 # what a vendor declares for `conformance serve --timings fast` (reference_server/config.py)
-WS_FAST_CONFIG = """
-timings: {ping_interval: 0.25, idle_timeout: 1.2, token_lifetime: 1.6, app_message_timeout: 0.8,
-          tolerance: 0.15, slack: 0.6}
+WS_FAST_CONFIG = f"""
+clients: [{{client_id: {OTHER_ID}, client_secret: {OTHER_SECRET}}}]
+timings: {{ping_interval: 0.25, idle_timeout: 1.2, token_lifetime: 1.6, app_message_timeout: 0.8,
+          tolerance: 0.15, slack: 0.6}}
 options:
-  ws-progress: {idle_close_code: 4000, token_expiry_close_code: 4001, submit_status: [201],
-                unknown_connection_status: [422], job_timeout: 5}
+  ws-progress: {{idle_close_code: 4000, token_expiry_close_code: 4001, submit_status: [201],
+                unknown_connection_status: [422], job_timeout: 5, update_token_ack: TOKEN_UPDATED}}
 """
 
 
@@ -434,4 +436,4 @@ def test_foreign_ws_target_with_a_fault_exits_1(tmp_path: Path) -> None:
     failed = {i for i, x in verdicts(report).items() if x != "PASS"}
     assert failed == {"ws-keepalive-pings", "ws-token-expiry-close", "ws-token-refresh"}
     text = (run_dir(tmp_path / "r") / "report.json").read_text()
-    assert CLIENT_SECRET not in text
+    assert CLIENT_SECRET not in text and OTHER_SECRET not in text

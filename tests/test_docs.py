@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.profile import get_profile
 from harness.target import build_target, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,13 @@ def test_example_config_is_valid() -> None:
     assert target.timings.get("ws-progress", "idle_timeout") == 30
     assert target.option("ws-progress", "idle_close_code") == 4000
     assert set(target.option("ws-progress", "jobs")) == {"short", "failing", "app-message", "long"}
+    assert len(target.all_clients) == 2 and target.option("ws-progress", "submit_format") == "json"
+
+
+def test_ws_progress_doc_lists_every_option_the_harness_reads() -> None:
+    text = (ROOT / "docs" / "ws-progress-jobs.md").read_text(encoding="utf-8")
+    missing = [o.name for o in get_profile("ws-progress").options if f"\n| `{o.name}` |" not in text]
+    assert missing == []
 
 
 def test_ci_runs_the_readme_test_command() -> None:

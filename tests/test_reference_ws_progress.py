@@ -43,9 +43,9 @@ class SilentConnection(ClientConnection):
 class Api:
     """A small client of one running server."""
 
-    def __init__(self, server: RunningServer) -> None:
+    def __init__(self, server: RunningServer, client: int = 0) -> None:
         self.server = server
-        self.client_id, self.secret = next(iter(server.config.clients.items()))
+        self.client_id, self.secret = list(server.config.clients.items())[client]
         self.http = httpx.AsyncClient(base_url=server.base_url, timeout=5.0)
         self.ws_url = server.base_url.replace("http://", "ws://") + ws_progress.SOCKET_PATH
 
@@ -310,6 +310,100 @@ async def test_delete_cancels(api: Api) -> None:
     assert (await api.http.delete(path, headers={"Authorization": f"Bearer {token}"})).status_code == 404
 
 
+TWO_CLIENTS = {"client-a": "secret-of-a", "client-b": "secret-of-b"}
+
+
+async def test_a_job_belongs_to_the_client_that_submitted_it(faulty: Callable[..., RunningServer]) -> None:
+    server = faulty(clients=TWO_CLIENTS)
+    owner, other = Api(server, 0), Api(server, 1)
+    try:
+        mine, theirs = await owner.token(), await other.token()
+        async with owner.connect(mine) as ws:
+            r = await owner.submit(mine, {"conformanceJob": {"runLogLines": 3}}, ws.response.headers["connection-id"])
+            job = r.json()
+            final = payload((await run_to_end(ws, job["id"]))[-1])
+        for path in (r.headers["Location"], final["resultsUrl"], final["runLogUrl"]):
+            assert (await other.get(theirs, path)).status_code == 404, path  # as if unknown: ids do not leak
+            assert (await owner.get(mine, path)).status_code == 200, path
+        gone = await other.http.delete(r.headers["Location"], headers={"Authorization": f"Bearer {theirs}"})
+        assert gone.status_code == 404 and (await owner.get(mine, r.headers["Location"])).status_code == 200
+    finally:
+        await owner.http.aclose()
+        await other.http.aclose()
+
+
+async def test_another_clients_socket_gets_and_decides_nothing(faulty: Callable[..., RunningServer]) -> None:
+    server = faulty(clients=TWO_CLIENTS)
+    owner, other = Api(server, 0), Api(server, 1)
+    try:
+        mine, theirs = await owner.token(), await other.token()
+        async with owner.connect(mine) as ws, other.connect(theirs) as spy:
+            cid = ws.response.headers["connection-id"]
+            refused = await other.submit(theirs, {"conformanceJob": {"runLogLines": 1}}, cid)
+            assert refused.status_code == 422  # another client's socket is no socket of this client
+            r = await owner.submit(mine, {"conformanceJob": {"runLogLines": 6, "appMessages": 1}}, cid)
+            job_id = r.json()["id"]
+            await spy.send(json.dumps({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
+                {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": 0}]}}))
+            while (msg := await recv(ws))["messageType"] != "APP_MESSAGE":
+                pass
+            answer = {"appMessageId": payload(msg)["appMessageId"], "appMessage": {"interruptSolve": True}}
+            await spy.send(json.dumps({"computeJobId": job_id, "messageType": "APP_MESSAGE_RESPONSE",
+                                       "messagePayload": answer}))
+            await asyncio.sleep(0.1)
+            answer["appMessage"] = {"interruptSolve": False}  # the owner lets it go on
+            await ws.send(json.dumps({"computeJobId": job_id, "messageType": "APP_MESSAGE_RESPONSE",
+                                      "messagePayload": answer}))
+            assert statuses(await run_to_end(ws, job_id))[-1] == "COMPLETED"
+            with pytest.raises(asyncio.TimeoutError):
+                await recv(spy, timeout=0.2)  # the SUBSCRIBE got nothing of the job
+    finally:
+        await owner.http.aclose()
+        await other.http.aclose()
+
+
+async def test_multipart_submission(api: Api) -> None:
+    token = await api.token()
+
+    def form(part: str, content: str) -> tuple[bytes, dict[str, str]]:
+        body = (f"--b0undary\r\nContent-Disposition: form-data; name=\"{part}\"\r\n"
+                f"Content-Type: application/json\r\n\r\n{content}\r\n--b0undary--\r\n").encode()
+        return body, {"Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; boundary=b0undary"}
+
+    async def post(part: str, content: str) -> httpx.Response:
+        body, headers = form(part, content)
+        return await api.http.post(ws_progress.JOBS_PATH, content=body, headers=headers)
+
+    async with api.connect(token) as ws:
+        job = {"id": "multi.part", "conformanceJob": {"runLogLines": 2}}
+        body, headers = form("computeJobRequest", json.dumps(job))
+        r = await api.http.post(ws_progress.JOBS_PATH, content=body,
+                                headers={**headers, "connection-id": ws.response.headers["connection-id"]})
+        assert r.status_code == 201 and r.json()["id"] == "multi.part"
+        assert statuses(await run_to_end(ws, "multi.part"))[-1] == "COMPLETED"
+    assert (await post("computeJobRequest", "{not json")).status_code == 400
+    assert (await post("computeJobRequest", json.dumps({"id": "has space"}))).status_code == 422
+    assert (await post("somethingElse", "{}")).status_code == 422
+    assert (await post("computeJobRequest", json.dumps({"pad": "x" * (1024 * 1024)}))).status_code == 413
+
+
+async def test_update_token_is_acknowledged_when_configured(faulty: Callable[..., RunningServer]) -> None:
+    for ack in ("TOKEN_UPDATED", None):
+        api = Api(faulty(update_token_ack=ack))
+        try:
+            token = await api.token()
+            async with api.connect(token) as ws:
+                fresh = await api.token()
+                await ws.send(json.dumps({"messageType": "UPDATE_TOKEN", "messagePayload": {"token": fresh}}))
+                if ack is None:
+                    with pytest.raises(asyncio.TimeoutError):
+                        await recv(ws, timeout=0.2)
+                else:
+                    assert await recv(ws) == {"messageType": ack, "messagePayload": {}}
+        finally:
+            await api.http.aclose()
+
+
 # --- keepalive and token expiry -----------------------------------------------------------------
 async def test_idle_close(api: Api) -> None:
     token = await api.token()
@@ -397,7 +491,12 @@ def test_fault_names() -> None:
         "ws-app-message-timeout-ignored", "ws-app-message-response-ignored", "ws-subscribe-no-replay",
         "ws-subscribe-ignored", "ws-get-status-stale", "ws-delete-ignored", "ws-malformed-frame-crash",
         "ws-no-permessage-deflate", "ws-old-connection-routes", "ws-duplicate-id-accepted",
-        "ws-jobs-no-auth", "ws-results-unavailable"}
+        "ws-jobs-no-auth", "ws-results-unavailable",
+        "ws-connection-id-per-token", "ws-interrupt-solve-ignored", "ws-subscribe-no-live-events",
+        "ws-delete-running-continues", "ws-runlog-url-short", "ws-app-message-type-wrong", "ws-token-json-object",
+        "ws-job-rest-any-client", "ws-subscribe-any-client", "ws-app-message-any-client",
+        "ws-connection-id-any-client", "ws-update-token-no-ack", "ws-results-url-foreign-origin",
+        "ws-multipart-part-ignored"}
     assert all(f.profile == "ws-progress" for f in ws_progress.FAULTS)
 
 

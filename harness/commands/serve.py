@@ -33,7 +33,8 @@ def serve_command(args: argparse.Namespace) -> int:
         clients[cid] = secret
     tokens = tuple(args.token) or (secrets.token_urlsafe(18),)
     if not clients:
-        clients = {"conformance-client": secrets.token_urlsafe(18)}
+        # two clients: the job-ownership scenarios need a second one (--config clients: [...])
+        clients = {"conformance-client": secrets.token_urlsafe(18), "conformance-client-2": secrets.token_urlsafe(18)}
     config = ServerConfig(faults=faults, timings=Timings.named(args.timings), db_path=args.db,
                           tokens=tokens, clients=clients)
     base = f"http://{args.host}:{args.port}"

@@ -28,6 +28,7 @@ class Outbox(Protocol):
     """One open socket as the registry sees it: somewhere to drop server-to-client frames."""
 
     connection_id: str
+    client: str | None  # the client whose token opened the socket
 
     @property
     def open(self) -> bool: ...
@@ -38,19 +39,26 @@ class Outbox(Protocol):
 
 
 class TokenStore:
-    """Opaque bearer tokens and their expiry instants on the time.monotonic() clock."""
+    """Opaque bearer tokens, their expiry instants on the time.monotonic() clock and their clients."""
 
     def __init__(self) -> None:
         self._expiry: dict[str, float] = {}
+        self._client: dict[str, str] = {}
 
-    def issue(self, lifetime: float) -> str:
+    def issue(self, lifetime: float, client: str = "") -> str:
         now = time.monotonic()
         # forget tokens that expired an hour ago; recent ones stay to tell "expired" from "unknown"
         for old in [t for t, e in self._expiry.items() if e < now - 3600]:
             del self._expiry[old]
+            self._client.pop(old, None)
         token = secrets.token_urlsafe(32)
         self._expiry[token] = now + lifetime
+        self._client[token] = client
         return token
+
+    def client(self, token: str | None) -> str | None:
+        """The client the token was issued to (None for a token never issued)."""
+        return None if token is None else self._client.get(token)
 
     def expiry(self, token: str | None) -> float | None:
         """When the token expires (or expired), or None for a token never issued."""
@@ -66,6 +74,7 @@ class Job:
     id: str
     request: JobRequest
     connection_id: str | None
+    owner: str | None = None  # the submitting client: only its tokens and sockets reach the job
     status: str = "QUEUED"
     execution_attempts: int = 1
     lines: list[str] = field(default_factory=list)
@@ -76,6 +85,7 @@ class Job:
     result: Json | None = None
     subscribers: set[Outbox] = field(default_factory=set)
     task: "asyncio.Task[None] | None" = None
+    results_origin: str = ""  # fault ws-results-url-foreign-origin: resultsUrl on another origin
 
     @property
     def runlog_url(self) -> str:
@@ -83,7 +93,7 @@ class Job:
 
     @property
     def results_url(self) -> str:
-        return f"/api/compute-jobs/{self.id}/results"
+        return f"{self.results_origin}/api/compute-jobs/{self.id}/results"
 
     @property
     def terminal(self) -> bool:
@@ -118,7 +128,7 @@ class JobRegistry:
         self.open_sockets: set[Outbox] = set()
         self.closed_ids: dict[str, None] = {}  # insertion-ordered: the oldest go first
         self.shared_connection_id = str(uuid.uuid4())  # fault ws-connection-id-reused
-        self._pending: dict[str, "asyncio.Future[bool]"] = {}
+        self._pending: dict[str, tuple["asyncio.Future[bool]", str | None]] = {}  # with the job's owner
         self._finished: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._sweep: asyncio.TimerHandle | None = None
 
@@ -126,10 +136,10 @@ class JobRegistry:
         return name in self.config.faults
 
     # --- sockets -------------------------------------------------------------------------------
-    def connection_accepted(self, connection_id: str) -> bool:
-        """May a submission name this connection-id?"""
+    def connection_accepted(self, connection_id: str, client: str | None) -> bool:
+        """May a submission by ``client`` name this connection-id (one of its own open sockets)?"""
         if connection_id in self.sockets:
-            return True
+            return self.sockets[connection_id].client == client or self.fault("ws-connection-id-any-client")
         if self.fault("ws-unknown-connection-accepted"):
             return True
         return self.fault("ws-old-connection-routes") and connection_id in self.closed_ids
@@ -241,9 +251,9 @@ class JobRegistry:
         self._terminal(job, status, result)
 
     # --- REST operations -----------------------------------------------------------------------
-    def submit(self, request: JobRequest, connection_id: str | None) -> Job:
+    def submit(self, request: JobRequest, connection_id: str | None, owner: str | None = None) -> Job:
         """Register and start a job (the caller has checked the id is free)."""
-        job = Job(request.id or str(uuid.uuid4()), request, connection_id)
+        job = Job(request.id or str(uuid.uuid4()), request, connection_id, owner)
         self.jobs[job.id] = job
         if self.fault("ws-status-out-of-order"):
             self._status(job, "EXECUTING")
@@ -258,6 +268,8 @@ class JobRegistry:
             return False
         if self.fault("ws-delete-ignored"):
             return True
+        if not job.terminal and self.fault("ws-delete-running-continues"):
+            return self.jobs.pop(job_id) is job  # forgotten, but its task runs on
         if job.task is not None and not job.task.done():
             job.task.cancel()
         if not job.terminal:
@@ -266,12 +278,13 @@ class JobRegistry:
         self._finished.pop(job_id, None)
         return True
 
-    def answer_app_message(self, app_message_id: str, interrupt: bool) -> None:
-        """An APP_MESSAGE_RESPONSE; unknown or late ids are ignored."""
-        if self.fault("ws-app-message-response-ignored"):
+    def answer_app_message(self, app_message_id: str, interrupt: bool, client: str | None) -> None:
+        """An APP_MESSAGE_RESPONSE; unknown or late ids, and another client's answers, are ignored."""
+        pending = self._pending.get(app_message_id)
+        if pending is None or self.fault("ws-app-message-response-ignored"):
             return
-        future = self._pending.get(app_message_id)
-        if future is not None and not future.done():
+        future, owner = pending
+        if (owner == client or self.fault("ws-app-message-any-client")) and not future.done():
             future.set_result(interrupt)
 
     def subscribe(self, outbox: Outbox, subscriptions: list[Json]) -> None:
@@ -280,8 +293,9 @@ class JobRegistry:
             if not outbox.open:  # e.g. closed because its client does not read
                 return
             job = self.jobs.get(sub["computeJobId"])
-            if job is None or self.fault("ws-subscribe-ignored"):
-                continue
+            if job is None or self.fault("ws-subscribe-ignored") or \
+                    (job.owner != outbox.client and not self.fault("ws-subscribe-any-client")):
+                continue  # unknown, or another client's job (as if unknown)
             outbox.deliver(self.frame(job, "CURRENT_JOB_STATUS", self.status_payload(job)))
             first = sub["lastRunLogLine"] + 1
             lines = job.lines[first - 1:job.streamed]  # up to the live stream's cursor
@@ -290,7 +304,8 @@ class JobRegistry:
                     "startLine": first, "endLine": first + len(lines) - 1, "lines": lines}))
             if job.run_log_done:
                 outbox.deliver(self.frame(job, "RUNLOG_COMPLETED", {"totalLines": len(job.lines)}))
-            job.subscribers.add(outbox)
+            if not self.fault("ws-subscribe-no-live-events"):
+                job.subscribers.add(outbox)
 
     async def shutdown(self) -> None:
         if self._sweep is not None:
@@ -338,9 +353,9 @@ class JobRegistry:
     async def _app_message(self, job: Job, iteration: int) -> AppAnswer:
         app_message_id = str(uuid.uuid4())
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending[app_message_id] = future
-        self.emit(job, "APP_MESSAGE", {"appMessageId": app_message_id,
-                                       "appMessageType": "SOLVER_CALLBACK",
+        self._pending[app_message_id] = (future, job.owner)
+        kind = "INTSOL" if self.fault("ws-app-message-type-wrong") else "SOLVER_CALLBACK"
+        self.emit(job, "APP_MESSAGE", {"appMessageId": app_message_id, "appMessageType": kind,
                                        "appMessage": {"iteration": iteration}})
         try:
             interrupt = await asyncio.wait_for(future, self.config.timings.app_message_timeout)
@@ -348,7 +363,7 @@ class JobRegistry:
             return "continue" if self.fault("ws-app-message-timeout-ignored") else "fail"
         finally:
             del self._pending[app_message_id]
-        return "cancel" if interrupt else "continue"
+        return "cancel" if interrupt and not self.fault("ws-interrupt-solve-ignored") else "continue"
 
 
 def dumps(frame: Json) -> str:

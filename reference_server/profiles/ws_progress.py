@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from reference_server.config import ServerConfig
 from reference_server.contract import ref
@@ -19,7 +19,7 @@ from reference_server.protocols import ServerProtocol
 from reference_server.json_bodies import JsonError, json_integer, loads
 from reference_server.problems import bearer_token, problem, problem_response
 from reference_server.profiles.ws_job_request import job_request_schema, parse_job_request
-from reference_server.profiles.ws_jobs import JobRegistry
+from reference_server.profiles.ws_jobs import Job, JobRegistry
 from reference_server.profiles.ws_socket import GOING_AWAY, handle_socket
 
 PROFILE = "ws-progress"
@@ -65,9 +65,35 @@ FAULTS: list[Fault] = [
     _fault("ws-malformed-frame-crash", "a non-JSON frame closes every open socket with 1011"),
     _fault("ws-no-permessage-deflate", "the permessage-deflate extension is refused"),
     _fault("ws-old-connection-routes", "a submission naming a closed socket's connection-id is accepted"),
+    # issue 9: behaviours the suite did not check before
+    _fault("ws-connection-id-per-token", "the connection-id is derived from the bearer token: two sockets "
+           "opened with one token share it"),
+    _fault("ws-interrupt-solve-ignored", "APP_MESSAGE_RESPONSE with interruptSolve: true lets the job go on "
+           "to COMPLETED"),
+    _fault("ws-subscribe-no-live-events", "SUBSCRIBE answers and replays, but the job's later events do not "
+           "reach the subscribing socket"),
+    _fault("ws-delete-running-continues", "DELETE of a running job forgets it (GET 404) but does not stop it: "
+           "no CANCELLED, it runs on to COMPLETED"),
+    _fault("ws-runlog-url-short", "GET runLogUrl omits the last run-log line"),
+    _fault("ws-app-message-type-wrong", "APP_MESSAGE carries appMessageType INTSOL instead of SOLVER_CALLBACK"),
+    _fault("ws-token-json-object", "the token endpoint answers {\"token\": ...} as JSON, not the token as a "
+           "plain string"),
+    _fault("ws-job-rest-any-client", "any client's token may GET, DELETE, fetch the results and run log of "
+           "another client's job"),
+    _fault("ws-subscribe-any-client", "a socket may SUBSCRIBE to another client's job"),
+    _fault("ws-app-message-any-client", "a socket may answer another client's APP_MESSAGE"),
+    _fault("ws-connection-id-any-client", "a submission may name another client's socket in connection-id"),
+    _fault("ws-update-token-no-ack", "UPDATE_TOKEN is not acknowledged, although the server declares its "
+           "acknowledgement (TOKEN_UPDATED)"),
+    _fault("ws-results-url-foreign-origin", "resultsUrl is an absolute URL on another origin (localhost for "
+           "127.0.0.1, and the other way round)"),
+    _fault("ws-multipart-part-ignored", "a multipart submission's computeJobRequest part is not read: the job "
+           "runs with the server's defaults"),
 ]
 
 _JSON_TYPES = ("application/json",)
+MULTIPART_PART = "computeJobRequest"  # notes: the real service takes multipart with this part
+MAX_JOB_REQUEST = 1024 * 1024
 
 
 def _registry(request: web.Request) -> JobRegistry:
@@ -81,6 +107,17 @@ def _unauthorized() -> web.Response:
 
 def _authorized(request: web.Request) -> bool:
     return _registry(request).tokens.valid(bearer_token(request))
+
+
+def _own_job(request: web.Request) -> Job | None:
+    """The job named in the path if the caller's client submitted it: another client's job is
+    answered as unknown (404), so ids do not leak."""
+    registry = _registry(request)
+    job = registry.jobs.get(request.match_info["id"])
+    if job is None or job.owner == registry.tokens.client(bearer_token(request)) \
+            or registry.fault("ws-job-rest-any-client"):
+        return job
+    return None
 
 
 async def _json_body(request: web.Request) -> tuple[Any, web.Response | None]:
@@ -110,7 +147,30 @@ async def issue_token(request: web.Request) -> web.Response:
     lifetime = registry.config.timings.token_lifetime
     if max_age is not None:
         lifetime = min(float(max_age), lifetime)
-    return web.Response(text=registry.tokens.issue(lifetime), content_type="text/plain")
+    token = registry.tokens.issue(lifetime, body["clientId"])
+    if registry.fault("ws-token-json-object"):
+        return web.json_response({"token": token})
+    return web.Response(text=token, content_type="text/plain")
+
+
+async def _multipart_body(request: web.Request) -> tuple[Any, web.Response | None]:
+    """The JSON of the ``computeJobRequest`` part of a multipart/form-data submission."""
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader) or part.name != MULTIPART_PART:
+                continue
+            if _registry(request).fault("ws-multipart-part-ignored"):
+                return {}, None
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > MAX_JOB_REQUEST:
+                    return None, problem(413, f"the {MULTIPART_PART} part is larger than {MAX_JOB_REQUEST} bytes")
+            return loads(bytes(data), _registry(request).config.limits.json_depth), None
+    except (ValueError, AssertionError, UnicodeDecodeError, JsonError):
+        return None, problem(400, f"a malformed multipart body, or a {MULTIPART_PART} part that is not JSON")
+    return None, problem(422, f"a multipart submission needs a {MULTIPART_PART} part (the job request as JSON)")
 
 
 async def submit_job(request: web.Request) -> web.Response:
@@ -118,9 +178,13 @@ async def submit_job(request: web.Request) -> web.Response:
     if not _authorized(request) and not registry.fault("ws-jobs-no-auth"):
         return _unauthorized()
     ctype = request.content_type.lower()
-    if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
-        return problem(415, "the job request must be application/json (or a +json type)")
-    body, error = await _json_body(request)
+    if ctype == "multipart/form-data":
+        body, error = await _multipart_body(request)
+    elif ctype in _JSON_TYPES or ctype.endswith("+json"):
+        body, error = await _json_body(request)
+    else:
+        return problem(415, "the job request must be application/json (or a +json type), or "
+                            f"multipart/form-data with a {MULTIPART_PART} part")
     if error:
         return error
     try:
@@ -128,12 +192,16 @@ async def submit_job(request: web.Request) -> web.Response:
     except ValueError as exc:
         return problem(422, str(exc))
     connection_id = request.headers.get("connection-id")
-    if connection_id is not None and not registry.connection_accepted(connection_id):
-        return problem(422, "connection-id names no open socket")
+    owner = registry.tokens.client(bearer_token(request))
+    if connection_id is not None and not registry.connection_accepted(connection_id, owner):
+        return problem(422, "connection-id names no open socket of this client")
     if job_request.id is not None and job_request.id in registry.jobs \
             and not registry.fault("ws-duplicate-id-accepted"):
         return problem(409, f"a job with id {job_request.id!r} exists")
-    job = registry.submit(job_request, connection_id)
+    job = registry.submit(job_request, connection_id, owner)
+    if registry.fault("ws-results-url-foreign-origin"):
+        host = "127.0.0.1" if request.url.host == "localhost" else "localhost"
+        job.results_origin = f"{request.url.scheme}://{host}:{request.url.port}"
     status = registry.config.submit_status
     headers = {"Location": f"{JOBS_PATH}/{job.id}"} if status == 201 else None
     return web.json_response(job.view(), status=status, headers=headers)
@@ -143,7 +211,7 @@ async def get_job(request: web.Request) -> web.Response:
     registry = _registry(request)
     if not _authorized(request):
         return _unauthorized()
-    job = registry.jobs.get(request.match_info["id"])
+    job = _own_job(request)
     if job is None:
         return problem(404, "no such job")
     return web.json_response(job.view("QUEUED" if registry.fault("ws-get-status-stale") else None))
@@ -152,7 +220,8 @@ async def get_job(request: web.Request) -> web.Response:
 async def delete_job(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _unauthorized()
-    if not _registry(request).delete(request.match_info["id"]):
+    job = _own_job(request)
+    if job is None or not _registry(request).delete(job.id):
         return problem(404, "no such job")
     return web.Response(status=204)
 
@@ -161,7 +230,7 @@ async def get_results(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _unauthorized()
     registry = _registry(request)
-    job = registry.jobs.get(request.match_info["id"])
+    job = _own_job(request)
     if job is None:
         return problem(404, "no such job")
     if not job.terminal or job.result is None or registry.fault("ws-results-unavailable"):
@@ -172,10 +241,11 @@ async def get_results(request: web.Request) -> web.Response:
 async def get_run_log(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _unauthorized()
-    job = _registry(request).jobs.get(request.match_info["id"])
+    job = _own_job(request)
     if job is None:
         return problem(404, "no such job")
-    return web.Response(text="".join(line + "\n" for line in job.lines), content_type="text/plain")
+    lines = job.lines[:-1] if _registry(request).fault("ws-runlog-url-short") else job.lines
+    return web.Response(text="".join(line + "\n" for line in lines), content_type="text/plain")
 
 
 async def socket(request: web.Request) -> web.StreamResponse:
@@ -223,11 +293,14 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
             "summary": "Submit a job; events go to the socket named by connection-id (see /asyncapi.json)",
             "parameters": [{"name": "connection-id", "in": "header", "required": False,
                             "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": job_request_schema()}}},
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": job_request_schema()},
+                "multipart/form-data": {"schema": {"type": "object", "required": [MULTIPART_PART], "properties": {
+                    MULTIPART_PART: {"type": "string", "contentMediaType": "application/json",
+                                     "contentSchema": job_request_schema()}}}}}},
             "responses": {"200": {"description": "submitted", "content": job_json},
                           "201": {"description": "submitted (Location header)", "content": job_json},
-                          **_problem_responses(400, 401, 409, 415, 422)}}},
+                          **_problem_responses(400, 401, 409, 413, 415, 422)}}},
         JOBS_PATH + "/{id}": {
             "get": {"summary": "Job status", "parameters": id_param,
                     "responses": {"200": {"description": "the job", "content": job_json},
@@ -271,7 +344,11 @@ def declared(config: ServerConfig) -> dict[str, Any]:
         "options": {"idle_close_code": config.idle_close_code,
                     "token_expiry_close_code": config.token_expiry_close_code,
                     "submit_status": [config.submit_status],
-                    "unknown_connection_status": [422], "job_timeout": 5.0},
+                    "unknown_connection_status": [422], "job_timeout": 5.0,
+                    # issue 9: the reference server's choices where the sources are silent
+                    "update_token_ack": config.update_token_ack, "submit_format": "multipart",
+                    "not_owner_status": [404], "app_message_type": "SOLVER_CALLBACK", "token_member": None,
+                    "refusal_wait_s": 0.5},
     }
 
 

@@ -44,6 +44,7 @@ class SocketSession:
                  token_expiry: float) -> None:
         self.connection_id = connection_id
         self.token = token
+        self.client = registry.tokens.client(token)  # whose socket: only its jobs reach it
         self._ws = ws
         self._registry = registry
         self._config = registry.config
@@ -220,7 +221,7 @@ class SocketSession:
             if not isinstance(payload.get("appMessageId"), str) or not isinstance(message, dict) \
                     or not isinstance(message.get("interruptSolve"), bool):
                 return "APP_MESSAGE_RESPONSE needs appMessageId and appMessage.interruptSolve"
-            self._registry.answer_app_message(payload["appMessageId"], message["interruptSolve"])
+            self._registry.answer_app_message(payload["appMessageId"], message["interruptSolve"], self.client)
             return None
         if kind == "SUBSCRIBE":
             subs = payload.get("subscriptions")
@@ -252,6 +253,9 @@ class SocketSession:
         self.token = token
         if not self._fault("ws-update-token-ignored"):
             self._schedule_token(expiry)
+        ack = self._config.update_token_ack
+        if ack is not None and not self._fault("ws-update-token-no-ack"):
+            self.deliver({"messageType": ack, "messagePayload": {}})
         return None
 
 
@@ -268,6 +272,7 @@ async def handle_socket(request: web.Request, registry: JobRegistry) -> web.Stre
         expiry = now + registry.config.timings.token_lifetime
     assert expiry is not None
     connection_id = registry.shared_connection_id if registry.fault("ws-connection-id-reused") \
+        else str(uuid.uuid5(uuid.NAMESPACE_URL, token or "")) if registry.fault("ws-connection-id-per-token") \
         else str(uuid.uuid4())
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, timeout=CLOSE_TIMEOUT,
                                compress=not registry.fault("ws-no-permessage-deflate"))

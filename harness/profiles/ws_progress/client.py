@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import secrets
 import time
 from typing import Any
@@ -21,6 +22,7 @@ from harness.transport.websocket import HandshakeRefused, PingMode, ProgressSock
 from harness.verdicts import SetupFailed
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+TOKEN_CLAUSE = "Token: POST /api/authentication/token ...; 200 and the bearer token as a plain string body."
 DEFAULT_JOBS: dict[str, dict[str, Any]] = {
     "short": {"runLogMessages": True, "conformanceJob": {"runLogLines": 8, "lineIntervalMs": 10}},
     "failing": {"runLogMessages": True, "conformanceJob": {"runLogLines": 3, "outcome": "FAILED"}},
@@ -40,11 +42,43 @@ def payload(message: Any) -> dict[str, Any]:
     return p if isinstance(p, dict) else {}
 
 
-class WsClient:
-    """Owns the sockets and refresh tasks of one scenario; use as ``async with WsClient(ctx)``."""
+def token_from(response: httpx.Response, member: str | None) -> str | None:
+    """The bearer token in a token endpoint's 200 answer, or None when the body is not of the
+    declared form: a plain string (a JSON string literal too), or a JSON object's ``member``."""
+    text = response.text.strip()
+    if member is not None:
+        body = json_body(response)
+        value = body.get(member) if isinstance(body, dict) else None
+        return value if isinstance(value, str) and value else None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text or None
+    if isinstance(parsed, (dict, list)):
+        return None  # a JSON document carrying the token is a different protocol
+    return (parsed if isinstance(parsed, str) else text) or None
 
-    def __init__(self, ctx: Context) -> None:
+
+def body_shape(response: httpx.Response) -> str:
+    """What a token answer looks like, without the token: for the evidence."""
+    body = json_body(response)
+    if isinstance(body, dict):
+        return f"{response.status_code}, a JSON object with members {sorted(body)}"
+    if isinstance(body, list):
+        return f"{response.status_code}, a JSON array"
+    return f"{response.status_code}, {len(response.text.strip())} characters of text"
+
+
+class WsClient:
+    """Owns the sockets, refresh tasks and jobs of one client in a scenario; use as
+    ``async with WsClient(ctx)`` (the main client) or ``WsClient(ctx, (client_id, secret))``.
+    Every job it started and did not see finish is deleted when the block ends, whatever the verdict."""
+
+    def __init__(self, ctx: Context, credentials: tuple[str, str] | None = None) -> None:
         self.ctx = ctx
+        self.credentials = credentials or (ctx.target.client_id or "", ctx.target.client_secret or "")
+        self.jobs: list[str] = []  # jobs this client submitted (accepted), for the cleanup
+        self.deleted: set[str] = set()
         self.base = ctx.target.base_url
         self.ws_url = "ws" + self.base[4:] + ctx.option("socket_path") if self.base.startswith("http") else self.base
         self.http = ctx.ahttp()
@@ -58,31 +92,53 @@ class WsClient:
 
     async def __aexit__(self, *exc: object) -> None:
         failed = [t.exception() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
+        await self.cleanup_jobs()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*(s.close() for s in self.sockets), return_exceptions=True)
         if failed:  # the client could not refresh its token: the verdict cannot stand
             raise SetupFailed(f"token refresh failed during the scenario: {failed[0]}") from failed[0]
 
+    async def cleanup_jobs(self) -> None:
+        """DELETE every job this client started that neither finished nor was deleted; a failure
+        is a note, never a verdict."""
+        finished = {m.get("computeJobId") for s in self.sockets for _, m in s.received
+                    if isinstance(m, dict) and m.get("messageType") in ("JOB_STATUS_UPDATED", "CURRENT_JOB_STATUS")
+                    and payload(m).get("status") in TERMINAL}
+        for job_id in [j for j in self.jobs if j not in finished and j not in self.deleted]:
+            try:
+                r = await self.delete_job(job_id)
+                self.ctx.evidence.note(f"cleanup: DELETE of unfinished job {job_id} answered {r.status_code}")
+            except Exception as exc:  # the verdict stands; the note says what was left behind
+                self.ctx.evidence.note(f"cleanup: job {job_id} could not be deleted: {type(exc).__name__}: {exc}")
+
     # -- tokens -------------------------------------------------------------------------------
     async def request_token(self, client_id: str | None = None, secret: str | None = None,
                             max_age: int | None = None) -> httpx.Response:
-        body: dict[str, Any] = {"clientId": client_id or self.ctx.target.client_id,
-                                "secret": secret if secret is not None else self.ctx.target.client_secret}
+        body: dict[str, Any] = {"clientId": client_id or self.credentials[0],
+                                "secret": secret if secret is not None else self.credentials[1]}
         if max_age is not None:
             body["maxAge"] = max_age
         return await self.http.request("POST", self.base + self.ctx.option("token_path"), json=body, bearer=None)
 
     async def token(self) -> str:
         """A fresh token from the token endpoint (or the static --token without credentials)."""
-        if not (self.ctx.target.client_id and self.ctx.target.client_secret):
+        if not all(self.credentials):
             if self.ctx.target.token:
                 return self.ctx.target.token
             raise SetupFailed("ws-progress needs --client-id/--client-secret or --token")
         r = await self.request_token()
-        text = r.text.strip().strip('"')
-        if r.status_code != 200 or not text:
-            raise SetupFailed(f"token endpoint answered {r.status_code}: cannot get a bearer token")
+        if r.status_code != 200:
+            raise SetupFailed(f"token endpoint answered {r.status_code}: cannot get a bearer token "
+                              f"for client {self.credentials[0]!r}")
+        member = self.ctx.option("token_member")
+        text = token_from(r, member)
+        self.ctx.require("token-format", text is not None,
+                         "the token endpoint answers the bearer token as a plain string body" if member is None
+                         else f"the token endpoint answers a JSON object with the token in {member!r} (declared)",
+                         expected="the token as text" if member is None else f"{{{member!r}: token}}",
+                         observed=body_shape(r), clause=TOKEN_CLAUSE)
+        assert text is not None
         self.ctx.evidence.redactor.add(text)
         return text
 
@@ -122,10 +178,46 @@ class WsClient:
         body["id"] = f"conf-{secrets.token_hex(6)}"
         return body
 
+    def job_url(self, job_id: str) -> str:
+        return f"{self.base}{self.ctx.option('jobs_path')}/{job_id}"
+
+    def url(self, handed_out: str) -> str:
+        """A URL the target handed out (absolute, or a path on the target)."""
+        return handed_out if "://" in handed_out else self.base + "/" + handed_out.lstrip("/")
+
     async def submit_raw(self, body: Any, connection_id: str | None) -> httpx.Response:
+        """POST the job request in the declared format; an accepted job is remembered for the cleanup."""
         headers = {"connection-id": connection_id} if connection_id else {}
-        return await self.http.request("POST", self.base + self.ctx.option("jobs_path"), json=body,
-                                       headers=headers, bearer=await self.rest_token())
+        url, bearer = self.base + self.ctx.option("jobs_path"), await self.rest_token()
+        if self.ctx.option("submit_format") == "multipart":
+            boundary = "conformance-" + secrets.token_hex(12)
+            content = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{self.ctx.option('multipart_part')}\""
+                       f"\r\nContent-Type: application/json\r\n\r\n{json.dumps(body)}\r\n--{boundary}--\r\n")
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+            r = await self.http.request("POST", url, content=content, headers=headers, bearer=bearer)
+        else:
+            r = await self.http.request("POST", url, json=body, headers=headers, bearer=bearer)
+        if 200 <= r.status_code < 300:
+            job = json_body(r)
+            job_id = job.get("id") if isinstance(job, dict) and job.get("id") else \
+                (body.get("id") if isinstance(body, dict) else None)
+            if job_id:
+                self.jobs.append(str(job_id))
+        return r
+
+    async def delete_job(self, job_id: str) -> httpx.Response:
+        r = await self.http.request("DELETE", self.job_url(job_id), bearer=await self.rest_token())
+        if 200 <= r.status_code < 300 or r.status_code == 404:
+            self.deleted.add(job_id)
+        return r
+
+    async def fetch(self, handed_out: str, what: str) -> httpx.Response | None:
+        """GET a URL the target handed out, with this client's token only if it points to the
+        target's origin (or a declared trusted one); None (and a failed SHOULD check) otherwise."""
+        full = self.url(handed_out)
+        if not self.ctx.trusted(full, what):
+            return None
+        return await self.http.request("GET", full, bearer=await self.rest_token())
 
     async def submit(self, sock: ProgressSocket, name: str = "short") -> str:
         body = self.job_body(name)
@@ -137,14 +229,29 @@ class WsClient:
         job = json_body(r)
         return str(job.get("id")) if isinstance(job, dict) and job.get("id") else body["id"]
 
+    def is_ack(self, message: Any) -> bool:
+        """An acknowledgement of UPDATE_TOKEN of the declared type (not an event of any job)."""
+        ack = self.ctx.option("update_token_ack")
+        return ack is not None and isinstance(message, dict) and message.get("messageType") == ack
+
+    async def next_event(self, sock: ProgressSocket, timeout: float) -> tuple[float, Any] | None:
+        """The socket's next message that is not an UPDATE_TOKEN acknowledgement."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            item = await sock.next_message(left)
+            if item is None or not self.is_ack(item[1]):
+                return item
+        return None
+
     async def collect(self, sock: ProgressSocket, job_id: str, timeout: float | None = None,
                       answer: bool | None = True) -> list[Any]:
-        """Messages of a job until its terminal status (or timeout); answers APP_MESSAGEs if asked."""
+        """Messages of a job until its terminal status (or timeout); answers APP_MESSAGEs if asked
+        (``answer`` False answers with interruptSolve: true)."""
         limit = timeout if timeout is not None else float(self.ctx.option("job_timeout"))
         deadline = time.monotonic() + limit
         got: list[Any] = []
         while (left := deadline - time.monotonic()) > 0:
-            item = await sock.next_message(left)
+            item = await self.next_event(sock, left)
             if item is None:
                 break
             message = item[1]
@@ -158,13 +265,19 @@ class WsClient:
             if is_status(message) and payload(message).get("status") in TERMINAL:
                 await asyncio.sleep(float(self.ctx.option("settle_s")))  # late or duplicate messages too
                 while not sock.messages.empty():
-                    got.append(sock.messages.get_nowait()[1])
+                    late = sock.messages.get_nowait()[1]
+                    if not self.is_ack(late):
+                        got.append(late)
                 break
         return got
 
     async def job(self, sock: ProgressSocket, name: str = "short", answer: bool | None = True) -> tuple[str, list[Any]]:
         job_id = await self.submit(sock, name)
         return job_id, await self.collect(sock, job_id, answer=answer)
+
+
+def message_types(messages: list[Any]) -> list[Any]:
+    return [m.get("messageType") for m in messages if isinstance(m, dict)]
 
 
 def statuses(messages: list[Any]) -> list[str]:

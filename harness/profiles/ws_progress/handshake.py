@@ -6,7 +6,7 @@ Seed 001: "You must supply the bearer token for the authorization header when op
 from __future__ import annotations
 
 
-from harness.profiles.ws_progress.client import WsClient
+from harness.profiles.ws_progress.client import WsClient, body_shape, token_from
 from harness.runner import Context, executor
 from harness.transport.websocket import HandshakeRefused, ProgressSocket
 
@@ -15,10 +15,13 @@ from harness.transport.websocket import HandshakeRefused, ProgressSocket
 async def token(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
         r = await ws.request_token()
-        text = r.text.strip().strip('"')
         ctx.equal("token-200", 200, r.status_code, "valid credentials get 200")
-        ctx.check("token-non-empty", bool(text), "the body is the bearer token", expected="a token",
-                  observed=f"{len(text)} characters")
+        member = ctx.option("token_member")
+        text = token_from(r, member)
+        ctx.check("token-body", text is not None,
+                  "the body is the bearer token as a plain string" if member is None
+                  else f"the body is a JSON object with the bearer token in {member!r} (declared)",
+                  expected="a token as text" if member is None else f"{{{member!r}: token}}", observed=body_shape(r))
         ctx.evidence.redactor.add(text)
         for label, cid, secret in (("wrong secret", None, "wrong-" + ctx.run_id),
                                    ("unknown client", "no-such-client-" + ctx.run_id, "x" * 12)):
@@ -50,6 +53,13 @@ async def handshake(ctx: Context) -> None:
         ctx.check("connection-id-unique", a.connection_id != b.connection_id,
                   "every socket gets its own connection-id", expected="two different ids",
                   observed=[a.connection_id, b.connection_id])
+        # a reconnecting client opens its new socket with the token it still holds
+        token = await ws.token()
+        c, d = await ws.open("c", token=token), await ws.open("d", token=token)
+        ids = [c.connection_id, d.connection_id]
+        ctx.check("connection-id-unique-same-token", all(ids) and c.connection_id != d.connection_id,
+                  "two sockets opened with the same valid token get different connection-ids",
+                  expected="two different ids", observed=ids)
 
 
 @executor("ws-progress.handshake-auth")

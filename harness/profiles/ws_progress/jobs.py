@@ -1,4 +1,4 @@
-"""Executors for job events: schemas, routing, lifecycle, run log, APP_MESSAGE, SUBSCRIBE, REST.
+"""Executors for job events and the REST job API: schemas, routing, lifecycle, run log, DELETE.
 
 Seed 000: "Submit job with the REST API, including the connection-id header to associate the job
 with the web socket connection. Handle progress event messages from the server via the web socket
@@ -10,15 +10,32 @@ import asyncio
 import time
 from typing import Any
 
-from harness.profiles.ws_progress.client import TERMINAL, WsClient, is_status, payload, run_log, statuses
+import httpx
+
+from harness.profiles.ws_progress.client import (TERMINAL, WsClient, is_status, message_types, payload, run_log,
+                                                 statuses)
+from harness.profiles.ws_progress.subscribe import stream_until
 from harness.runner import Context, executor
 from harness.schemas import registry
 from harness.transport.http import json_body
-from harness.verdicts import HarnessError, SetupFailed
+from harness.transport.websocket import ProgressSocket
+from harness.verdicts import HarnessError
 
 # a status may only move forward through these ranks; terminal ones end the job
 RANK = {"QUEUED": 0, "CONNECTING": 1, "EXECUTING": 2, "COMPLETING": 3, "CANCELLING": 3,
         "DELETING": 3, "COMPLETED": 4, "FAILED": 4, "CANCELLED": 4}
+
+
+ACK_CLAUSE = "Silent in the sources (declare them): ... whether UPDATE_TOKEN is acknowledged"
+
+
+async def _acknowledged(ws: WsClient, sock: ProgressSocket, before: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(1 for _, m in sock.received if ws.is_ack(m)) > before:
+            return True
+        await asyncio.sleep(0.01)
+    return False
 
 
 @executor("ws-progress.message-schema")
@@ -27,14 +44,27 @@ async def message_schema(ctx: Context) -> None:
         sock = await ws.open("schema")
         for name in ctx.params.get("jobs", ["short", "app-message"]):
             await ws.job(sock, name)
+        ack = ctx.option("update_token_ack")
+        before = sum(1 for _, m in sock.received if ws.is_ack(m))
         await sock.send_json({"messageType": "UPDATE_TOKEN", "messagePayload": {"token": await ws.token()}})
-        await asyncio.sleep(0.05)
-        bad_in = [(m.get("messageType") if isinstance(m, dict) else None, [str(i) for i in registry().issues("ws-progress/server-message", m)])
+        if ack is None:
+            await asyncio.sleep(float(ctx.option("settle_s")))  # an undeclared acknowledgement shows here
+        else:
+            ctx.check("update-token-acknowledged", await _acknowledged(ws, sock, before, ctx.target.request_timeout),
+                      f"UPDATE_TOKEN is acknowledged with a {ack} message (declared)", clause=ACK_CLAUSE,
+                      expected=f"a {ack} message within {ctx.target.request_timeout:g}s", observed="none")
+        # a declared acknowledgement is the target's own message type: its envelope is all we know
+        bad_in = [(m.get("messageType") if isinstance(m, dict) else None,
+                   [str(i) for i in registry().issues("ws-progress/envelope" if ws.is_ack(m)
+                                                      else "ws-progress/server-message", m)])
                   for _, m in sock.received]
         bad_in = [b for b in bad_in if b[1]]
-        ctx.check("server-messages-valid", not bad_in and bool(sock.received),
-                  "every server message is {computeJobId?, messageType, messagePayload} and valid by its schema",
-                  expected="no schema violations", observed=bad_in[:5] or f"{len(sock.received)} messages")
+        events = [m for _, m in sock.received if not ws.is_ack(m)]  # acknowledgements alone prove nothing
+        ctx.check("server-messages-valid", not bad_in and bool(events),
+                  "every server message is {computeJobId?, messageType, messagePayload} and valid by its schema "
+                  "(an acknowledgement of UPDATE_TOKEN is valid once declared: options.ws-progress.update_token_ack)",
+                  expected="no schema violations, and the jobs' messages",
+                  observed=bad_in[:5] or f"{len(events)} job messages, {len(sock.received)} in all")
         sent = [f.get("data") for f in ctx.evidence.frames if f["direction"] == "sent" and f["type"] == "text"]
         bad_out = [b for b in ([str(i) for i in registry().issues("ws-progress/client-message", m)] for m in sent) if b]
         if bad_out:  # the harness's own messages: a harness bug, not the target's
@@ -99,97 +129,6 @@ async def runlog(ctx: Context) -> None:
                   "RUNLOG_COMPLETED is sent once and its totalLines equals the lines delivered")
 
 
-async def _app_message(ctx: Context, answer: bool | None) -> tuple[list[str], float | None, float | None]:
-    """Run the app-message job; its statuses, when the APP_MESSAGE came and when it FAILED."""
-    async with WsClient(ctx) as ws:
-        sock = await ws.open("callbacks")
-        job_id = await ws.submit(sock, "app-message")
-        limit = float(ctx.option("job_timeout")) + ctx.latest(ctx.timing("app_message_timeout"))
-        messages = await ws.collect(sock, job_id, timeout=limit, answer=answer)
-        ctx.check("app-message-raised", any(isinstance(m, dict) and m.get("messageType") == "APP_MESSAGE"
-                                            for m in messages), "the job raises an APP_MESSAGE callback",
-                  expected="an APP_MESSAGE", observed=[m.get("messageType") for m in messages if isinstance(m, dict)])
-        mine = [(at, m) for at, m in sock.received if isinstance(m, dict) and m.get("computeJobId") == job_id]
-        asked = next((at for at, m in mine if m.get("messageType") == "APP_MESSAGE"), None)
-        failed = next((at for at, m in mine if is_status(m) and payload(m).get("status") == "FAILED"), None)
-        return statuses(messages), asked, failed
-
-
-@executor("ws-progress.app-message-answered")
-async def app_message_answered(ctx: Context) -> None:
-    seen, _, _ = await _app_message(ctx, answer=True)
-    ctx.check("answered-job-goes-on", bool(seen) and seen[-1] == "COMPLETED",
-              "an APP_MESSAGE answered in time lets the job go on to COMPLETED",
-              expected="... COMPLETED", observed=seen)
-
-
-@executor("ws-progress.app-message-timeout")
-async def app_message_timeout(ctx: Context) -> None:
-    ctx.require_wait(ctx.timing("app_message_timeout") * 2, "an unanswered APP_MESSAGE")
-    seen, asked, failed = await _app_message(ctx, answer=None)
-    ctx.check("unanswered-job-fails", bool(seen) and seen[-1] == "FAILED",
-              "an unanswered APP_MESSAGE fails the job after the timeout", expected="... FAILED", observed=seen)
-    declared = ctx.timing("app_message_timeout")
-    gap = failed - asked if failed is not None and asked is not None else None
-    ctx.timer_check("fails-after-timeout", declared, gap,
-                    f"the job fails {declared:g}s (declared) after the unanswered APP_MESSAGE")
-
-
-@executor("ws-progress.subscribe-replay")
-async def subscribe_replay(ctx: Context) -> None:
-    async with WsClient(ctx) as ws:
-        first = await ws.open("first")
-        job_id = await ws.submit(first, "long")
-        want, ahead = int(ctx.params.get("read_lines", 5)), int(ctx.params.get("ahead_lines", 3))
-        last, seen = 0, 0  # last: what the "lost" client saw; seen: how far the job has streamed
-        deadline = time.monotonic() + float(ctx.option("job_timeout"))
-        while seen < want + ahead and time.monotonic() < deadline:
-            item = await first.next_message(deadline - time.monotonic())
-            if item and isinstance(item[1], dict) and item[1].get("messageType") == "RUNLOG_UPDATED":
-                seen = int(payload(item[1]).get("endLine", seen))
-                last = last or (seen if seen >= want else 0)
-        ctx.check("events-reach-socket", seen > 0, "the job's run log reaches the socket named by its connection-id",
-                  expected="RUNLOG_UPDATED messages", observed=f"{seen} lines")
-        if not last or seen <= last:
-            raise SetupFailed(f"the long job streamed {seen} lines; replay needs more than {want + ahead}")
-        # the job has streamed past `last`: a new socket must get lines last+1.. replayed
-        second = await ws.open("second")
-        await second.send_json({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
-            {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": last}]}})
-        messages = await ws.collect(second, job_id)
-        types = [m.get("messageType") for m in messages if isinstance(m, dict)]
-        ctx.evidence.note(f"lastRunLogLine sent in SUBSCRIBE: {last}; the job had streamed {seen} lines")
-        ctx.check("current-status-first", bool(types) and types[0] == "CURRENT_JOB_STATUS",
-                  "SUBSCRIBE is answered with CURRENT_JOB_STATUS", expected="CURRENT_JOB_STATUS first", observed=types[:5])
-        ranges = run_log(messages)
-        lines = [(r.get("startLine"), r.get("endLine")) for r in ranges]
-        numbers = [(s, e) for s, e in lines if isinstance(s, int) and isinstance(e, int)]
-        contiguous = bool(numbers) and len(numbers) == len(lines) and numbers[0][0] == last + 1 and \
-            all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:]))
-        ctx.check("replay-from-last-line", contiguous,
-                  f"the run log is replayed from line {last + 1} (after lastRunLogLine {last}), contiguously",
-                  expected=f"ranges from {last + 1}, contiguous", observed=lines[:8])
-
-
-@executor("ws-progress.subscribe-finished")
-async def subscribe_finished(ctx: Context) -> None:
-    async with WsClient(ctx) as ws:
-        sock = await ws.open("runner")
-        job_id, messages = await ws.job(sock, "short")
-        final: list[str | None] = [*statuses(messages)[-1:]] or [None]
-        ctx.check("job-finished", final[0] in TERMINAL, "the job reaches a terminal status",
-                  expected=sorted(TERMINAL), observed=final[0])
-        later = await ws.open("later")
-        await later.send_json({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
-            {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": 0}]}})
-        item = await later.next_message(ctx.target.request_timeout)
-        message = item[1] if item else None
-        ctx.check("finished-current-status", isinstance(message, dict) and message.get("messageType") == "CURRENT_JOB_STATUS"
-                  and payload(message).get("status") == final[0],
-                  "SUBSCRIBE to a finished job answers CURRENT_JOB_STATUS with its terminal status",
-                  expected={"messageType": "CURRENT_JOB_STATUS", "status": final[0]}, observed=message)
-
-
 @executor("ws-progress.rest-get-delete")
 async def rest_get_delete(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
@@ -199,7 +138,7 @@ async def rest_get_delete(ctx: Context) -> None:
         last = seen[-1] if seen else None
         ctx.check("job-finished", last in TERMINAL, "the job reaches a terminal status",
                   expected=sorted(TERMINAL), observed=last)
-        url = ws.base + ctx.option("jobs_path") + "/" + job_id
+        url = ws.job_url(job_id)
         r = await ws.http.request("GET", url, bearer=await ws.rest_token())
         body = json_body(r)
         ctx.equal("get-200", 200, r.status_code, "GET of the job answers 200")
@@ -208,17 +147,83 @@ async def rest_get_delete(ctx: Context) -> None:
         final = next((payload(m) for m in reversed(messages) if is_status(m)), {})
         results_url = final.get("resultsUrl") or final.get("resultUrl")
         if results_url:  # notes: resultsUrl/resultUrl drift; either may point at the results
-            full = results_url if "://" in results_url else ws.base + "/" + results_url.lstrip("/")
-            res = await ws.http.request("GET", full, bearer=await ws.rest_token())
-            ctx.check("results-available", res.status_code == 200 and json_body(res) is not None,
-                      "the results the terminal status points at can be retrieved (200, JSON)",
-                      expected="200 with a JSON body", observed=f"{res.status_code} {res.text[:200]}")
+            res = await ws.fetch(results_url, "the resultsUrl of the terminal status")
+            if res is not None:
+                ctx.check("results-available", res.status_code == 200 and json_body(res) is not None,
+                          "the results the terminal status points at can be retrieved (200, JSON)",
+                          expected="200 with a JSON body", observed=f"{res.status_code} {res.text[:200]}")
         else:
             ctx.evidence.note("the terminal status names no resultsUrl: results not checked")
-        d = await ws.http.request("DELETE", url, bearer=await ws.rest_token())
+        d = await ws.delete_job(job_id)
         ctx.check("delete-2xx", 200 <= d.status_code < 300, "DELETE of the job succeeds",
                   expected="2xx", observed=d.status_code)
         g = await ws.http.request("GET", url, bearer=await ws.rest_token())
+        ctx.equal("get-after-delete-404", 404, g.status_code, "after DELETE, GET of the job answers 404")
+
+
+def _lines_of(response: httpx.Response) -> list[Any]:
+    """The lines of a run-log answer: text, one per line (a JSON array, or {lines}, also taken)."""
+    if "json" in response.headers.get("content-type", ""):
+        body = json_body(response)
+        if isinstance(body, dict):
+            body = body.get("lines")
+        if isinstance(body, list):
+            return body
+    return response.text.splitlines()
+
+
+@executor("ws-progress.runlog-url")
+async def runlog_url(ctx: Context) -> None:
+    async with WsClient(ctx) as ws:
+        sock = await ws.open("runlog-url")
+        job_id, messages = await ws.job(sock, ctx.params.get("job", "short"))
+        named = [payload(m).get("runLogUrl") for m in messages if is_status(m) and payload(m).get("runLogUrl")]
+        url = named[-1] if named else None
+        if not url:
+            body = json_body(await ws.http.request("GET", ws.job_url(job_id), bearer=await ws.rest_token()))
+            url = body.get("runLogUrl") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url:
+            ctx.skip("the target names no runLogUrl (in JOB_STATUS_UPDATED or GET of the job): nothing to fetch")
+            return
+        streamed = [line for r in run_log(messages) for line in (r.get("lines") or [])]
+        ctx.require("runlog-streamed", bool(streamed), "the job streams its run log on the socket",
+                    expected="RUNLOG_UPDATED lines", observed=message_types(messages))
+        res = await ws.fetch(url, "the runLogUrl of the job")
+        if res is None:
+            return
+        ctx.equal("runlog-url-200", 200, res.status_code, "GET of the runLogUrl answers 200")
+        fetched = _lines_of(res)
+        first_diff = next((i for i, (a, b) in enumerate(zip(fetched, streamed)) if a != b),
+                          min(len(fetched), len(streamed)))
+        ctx.check("runlog-url-agrees", fetched == streamed,
+                  "the run log at runLogUrl holds the lines streamed on the socket, in order",
+                  expected={"lines": len(streamed), "at_difference": streamed[first_diff:first_diff + 1]},
+                  observed={"lines": len(fetched), "at_difference": fetched[first_diff:first_diff + 1],
+                            "first_difference_line": first_diff + 1})
+
+
+@executor("ws-progress.delete-running")
+async def delete_running(ctx: Context) -> None:
+    async with WsClient(ctx) as ws:
+        sock = await ws.open("running")
+        job_id = await ws.submit(sock, "long")
+        seen = await stream_until(ws, sock, job_id, 1, float(ctx.option("job_timeout")))
+        ctx.require("job-running", seen >= 1, "the long job runs and streams its run log",
+                    expected="a RUNLOG_UPDATED", observed=f"{seen} lines")
+        d = await ws.delete_job(job_id)
+        ctx.check("delete-2xx", 200 <= d.status_code < 300, "DELETE of a running job succeeds",
+                  expected="2xx", observed=f"{d.status_code} {d.text[:200]}")
+        messages = await ws.collect(sock, job_id, timeout=ctx.target.request_timeout)
+        kinds = message_types(messages)
+        ends = [s for s in statuses(messages) if s in TERMINAL]
+        ctx.equal("cancelled-on-socket", ["CANCELLED"], ends,
+                  "the deleted job stops: it ends CANCELLED on its socket, once")
+        cancelled = next((i for i, m in enumerate(messages)
+                          if is_status(m) and payload(m).get("status") == "CANCELLED"), None)
+        ctx.check("runlog-completed-on-delete", "RUNLOG_COMPLETED" in message_types(messages[:cancelled]),
+                  "RUNLOG_COMPLETED closes the run log before the CANCELLED status",
+                  expected="RUNLOG_COMPLETED, then JOB_STATUS_UPDATED CANCELLED", observed=kinds[-8:])
+        g = await ws.http.request("GET", ws.job_url(job_id), bearer=await ws.rest_token())
         ctx.equal("get-after-delete-404", 404, g.status_code, "after DELETE, GET of the job answers 404")
 
 
@@ -230,7 +235,7 @@ async def malformed_frames(ctx: Context) -> None:
                             ("oversized", '{"messageType": "UPDATE_TOKEN", "messagePayload": {"token": "' + "x" * 70000 + '"}}')):
             bad = await ws.open("bad-" + label.split()[0].lower())
             await bad.send_raw(data, record=f"{label} ({len(data)} bytes)")
-            closed = await bad.wait_closed(ctx.target.request_timeout)
+            closed = await bad.wait_closed(float(ctx.option("refusal_wait_s")))  # a close comes at once, or never
             ctx.check(f"refused-{label}", closed is None or closed.code in (1002, 1003, 1007, 1008, 1009) or
                       (closed.code is not None and 4000 <= closed.code <= 4999),
                       f"a {label} frame is refused (a policy close, or ignored), not a server error",
