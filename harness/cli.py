@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--client", action="append", default=[], metavar="ID:SECRET",
                        help="ws-progress client credentials (repeatable; default: printed)")
 
-    sub.add_parser("list", help="the scenario catalog: id, profile, level, title, clause")
+    lst = sub.add_parser("list", help="the scenario catalog: id, profile, level, tags, title, clause")
+    lst.add_argument("select", nargs="*", help="scenario ids, globs or tag:NAME (default: all)")
+    lst.add_argument("--format", choices=["table", "json"], default="table",
+                     help="table (wrapped to the terminal) or json (every field, for tools)")
 
     val = sub.add_parser("validate", help="validate a JSON document against a named message schema")
     val.add_argument("message", help="schema name, e.g. feed-polling/batch (an unknown name lists them all)")
@@ -58,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `conformance list | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         from harness.commands.run import run_command
@@ -66,21 +77,35 @@ def main(argv: list[str] | None = None) -> int:
         from harness.commands.serve import serve_command
         return serve_command(args)
     if args.command == "list":
-        return list_command()
+        return list_command(args.select, args.format)
     return validate_command(args.message, args.file)
 
 
-def list_command() -> int:
-    from harness.catalog import catalog
+def list_command(patterns: list[str] | None = None, fmt: str = "table") -> int:
+    from harness.catalog import catalog, select
     from harness.verdicts import ConfigError
     try:
-        scenarios = catalog()
+        scenarios = select(catalog(), patterns=patterns or None)
     except ConfigError as exc:
         print(f"conformance: {exc}", file=sys.stderr)
         return 2
+    if fmt == "json":
+        print(json.dumps([{"id": s.id, "profile": s.profile, "level": str(s.level), "title": s.title,
+                           "requirement": s.requirement, "kind": s.kind, "tags": list(s.tags),
+                           "needs": list(s.needs), "resources": list(s.resources),
+                           "source": {"seed": s.source.seed, "clause": " ".join(s.source.clause.split())}}
+                          for s in scenarios], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(show_lines=False, expand=True)
+    for name, ratio in (("id", 3), ("profile", 2), ("level", 1), ("tags", 2), ("title", 5), ("clause", 6)):
+        table.add_column(name, ratio=ratio, overflow="fold")
     for s in scenarios:
-        clause = " ".join(s.source.clause.split())
-        print(f"{s.id}\t{s.profile}\t{s.level}\t{s.title}\t{s.source.seed}: \"{clause[:120]}\"")
+        clause = f"{s.source.seed}: " + " ".join(s.source.clause.split())
+        table.add_row(s.id, s.profile, str(s.level), ", ".join(s.tags), s.title, clause)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    print(f"{len(scenarios)} scenarios")
     return 0
 
 

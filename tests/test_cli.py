@@ -261,60 +261,23 @@ def test_target_that_trickles_exits_3_quickly(tmp_path: Path) -> None:
 
 # -- list, validate, serve --list-faults ------------------------------------------------------
 
-def test_list_prints_one_line_per_scenario(tmp_path: Path) -> None:
+def test_list_has_a_header_and_tags_and_a_json_form(tmp_path: Path) -> None:
     proc = conformance("list", cwd=tmp_path, timeout=30)
     assert proc.returncode == 0, _why(proc)
-    lines = proc.stdout.splitlines()
-    assert len(lines) == len(catalog())
-    by_id = {line.split("\t")[0]: line.split("\t") for line in lines}
-    assert set(by_id) == {s.id for s in catalog()}
-    for s in catalog():
-        fields = by_id[s.id]
-        assert fields[1:4] == [s.profile, str(s.level), s.title]
-        assert fields[4].startswith(f"{s.source.seed}: \"")
-
-
-def _valid_batch() -> dict[str, Any]:
-    example: dict[str, Any] = copy.deepcopy(registry().schema("feed-polling/batch")["examples"][0])
-    return example
-
-
-def test_validate_a_valid_batch(tmp_path: Path) -> None:
-    path = tmp_path / "batch.json"
-    path.write_text(json.dumps(_valid_batch()))
-    proc = conformance("validate", "feed-polling/batch", str(path), cwd=tmp_path, timeout=30)
+    head = proc.stdout.splitlines()[1]
+    assert all(name in head for name in ("id", "profile", "level", "tags", "title", "clause"))
+    assert proc.stdout.rstrip().endswith(f"{len(catalog())} scenarios")
+    proc = conformance("list", "--format", "json", cwd=tmp_path, timeout=30)
     assert proc.returncode == 0, _why(proc)
-    assert "valid" in proc.stdout
-
-
-def test_validate_an_invalid_batch_prints_the_path(tmp_path: Path) -> None:
-    batch = _valid_batch()
-    batch["notifications"][0]["when"] = "yesterday"
-    path = tmp_path / "batch.json"
-    path.write_text(json.dumps(batch))
-    proc = conformance("validate", "feed-polling/batch", str(path), cwd=tmp_path, timeout=30)
-    assert proc.returncode == 1, _why(proc)
-    assert "$.notifications[0].when" in proc.stdout and "yesterday" in proc.stdout
-
-
-def test_validate_reads_stdin(tmp_path: Path) -> None:
-    ok = conformance("validate", "feed-polling/batch", "-", cwd=tmp_path, timeout=30,
-                     stdin=json.dumps(_valid_batch()))
-    assert ok.returncode == 0, _why(ok)
-    bad = {**_valid_batch(), "moreAvailable": "yes"}
-    del bad["batchId"]
-    proc = conformance("validate", "feed-polling/batch", "-", cwd=tmp_path, timeout=30, stdin=json.dumps(bad))
-    assert proc.returncode == 1, _why(proc)
-    assert "$.moreAvailable" in proc.stdout and "batchId" in proc.stdout
-    junk = conformance("validate", "feed-polling/batch", "-", cwd=tmp_path, timeout=30, stdin="{not json")
-    assert junk.returncode == 1 and "not JSON" in junk.stderr
-
-
-def test_validate_usage_errors(tmp_path: Path) -> None:
-    proc = conformance("validate", "feed-polling/no-such", "-", cwd=tmp_path, timeout=30, stdin="{}")
-    assert proc.returncode == 2 and "feed-polling/batch" in proc.stderr  # lists the known names
-    missing = conformance("validate", "feed-polling/batch", str(tmp_path / "absent.json"), cwd=tmp_path, timeout=30)
-    assert missing.returncode == 2 and "absent.json" in missing.stderr
+    listed = {item["id"]: item for item in json.loads(proc.stdout)}
+    assert set(listed) == {s.id for s in catalog()}
+    for s in catalog():  # nothing cut: the whole clause, the tags, the level
+        item = listed[s.id]
+        assert (item["profile"], item["level"], item["title"]) == (s.profile, str(s.level), s.title)
+        assert item["tags"] == list(s.tags)
+        assert item["source"]["clause"] == " ".join(s.source.clause.split())
+    proc = conformance("list", "--format", "json", "tag:security", cwd=tmp_path, timeout=30)
+    assert {i["id"] for i in json.loads(proc.stdout)} == {s.id for s in catalog() if "security" in s.tags}
 
 
 def test_serve_list_faults(tmp_path: Path) -> None:
