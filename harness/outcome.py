@@ -139,7 +139,7 @@ def judge(selected: list[dict[str, Any]], entries: dict[str, dict[str, Any]], *,
         entry = entries.get(meta["id"])
         if entry is None:
             why[meta["id"]] = NOT_RUN
-            reason = f"not run: the run was {'interrupted by ' + stopped if stopped in SIGNAL_EXIT else 'stopped early'}"
+            reason = f"the run was {'interrupted by ' + stopped if stopped in SIGNAL_EXIT else 'stopped early'}"
             not_run.append({**meta, "reason": reason})
             continue
         outcome = _outcome(entry, strict, expected.get(meta["id"]))

@@ -65,6 +65,18 @@ def pytest_args(args: argparse.Namespace, out: Path, run_id: str) -> tuple[list[
     return argv + list(getattr(args, "pytest_args", None) or []), env
 
 
+class _Judged:
+    """Reads the exit code the plugin judged (None when pytest stopped before any judgement)."""
+
+    code: int | None = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from harness.plugin import RUN_KEY
+        run = config.stash.get(RUN_KEY, None)
+        if run is not None and run.report is not None:
+            self.code = int(run.report["run"]["exit_code"])
+
+
 def run_command(args: argparse.Namespace) -> int:
     try:
         settings = _check_settings(args)
@@ -89,8 +101,9 @@ def run_command(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(received[-1])
 
     previous = {sig: signal.signal(sig, early) for sig in (signal.SIGINT, signal.SIGTERM)}
+    judged = _Judged()
     try:
-        code = int(pytest.main(argv))
+        code = int(pytest.main(argv, plugins=[judged]))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -99,6 +112,8 @@ def run_command(args: argparse.Namespace) -> int:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    if judged.code is not None and code == judged.code:
+        return code  # the plugin's judgement (its 4 is not pytest's usage error)
     if code == 2 and received:
         return SIGNAL_EXIT[received[0]]
     if code in _PYTEST_TO_OURS:

@@ -51,8 +51,7 @@ def _status(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         details["known"] = True
         return ("broken" if entry["verdict"] == "ERROR" else "failed"), details
     if outcome == "warned":
-        details["message"] = "WARN: " + line
-        return "passed", details
+        return "passed", details  # the message starts "WARN"
     status = {"passed": "passed", "failed": "failed", "error": "broken", "not tested": "skipped",
               "not applicable": "skipped", "not run": "skipped"}[outcome]
     if entry.get("fails_run") and status in ("passed", "skipped"):
@@ -106,6 +105,8 @@ def finish_allure(report: dict[str, Any], directory: Path) -> None:
     run_id = report["run"]["id"]
     now = datetime.now().timestamp()
     found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    interrupted: list[tuple[str, Path]] = []
+    started = _ms(report["run"]["started"], now) - 1000  # report.json keeps whole seconds
     for path in directory.glob("*-result.json"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +115,13 @@ def finish_allure(report: dict[str, Any], directory: Path) -> None:
         labels = {lab.get("name"): lab.get("value") for lab in data.get("labels") or []}
         if labels.get("run_id") == run_id and labels.get("scenario_id"):
             found[str(labels["scenario_id"])] = (path, data)
+        elif "run_id" not in labels and int(data.get("start") or 0) >= started:
+            interrupted.append((str(data.get("name")), path))  # the scenario a signal cut short
     entries = list(report.get("scenarios") or []) + [{**m, "outcome": "not run"} for m in report.get("not_run") or []]
+    ids = {e["id"] for e in entries}
+    for name, path in interrupted:
+        if name in ids and name not in found:
+            path.unlink()  # written by allure-pytest without our labels; replaced below
     for entry in entries:
         if entry["id"] in found:
             path, data = found[entry["id"]]
