@@ -12,15 +12,17 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reference_server.app import RunningServer, start_in_thread
 from reference_server.config import ServerConfig
-from tests.test_cli import _why, conformance, load_report, run_dir
+from tests.test_cli import TOKEN as SERVED_TOKEN, _why, conformance, load_report, run_dir, serve
 
 xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is in the [test] extra")
 
@@ -35,7 +37,6 @@ def junit(out: Path) -> Any:
     """junit.xml of a run, validated against the Jenkins xUnit plugin's junit-10.xsd."""
     schema = xmlschema.XMLSchema(str(JUNIT_XSD))
     schema.validate(str(out / "junit.xml"))
-    import xml.etree.ElementTree as ET
     return ET.parse(out / "junit.xml").getroot()
 
 
@@ -288,7 +289,6 @@ def test_plain_pytest_xdist_with_errors_exits_3_with_one_report_set(tmp_path: Pa
     assert report["run"]["exit_code"] == 3 and proc.stdout.count("conformance summary") == 1
     # pytest's own --junitxml is rewritten: the scenarios as ours, no properties inside a testcase
     xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(tmp_path / "pytest-junit.xml"))
-    import xml.etree.ElementTree as ET
     root = ET.parse(tmp_path / "pytest-junit.xml").getroot()
     assert root.get("errors") == "3" and {c.get("classname") for c in root.iter("testcase")} == {
         "conformance.feed-polling", "conformance.ws-progress"}
@@ -324,3 +324,21 @@ def test_version_pytest_arguments_and_the_step_summary(tmp_path: Path) -> None:
     assert text.startswith("earlier step\n## ✅ Conformance: exit code 0")
     assert "| MUST | 1 | 1 | 0 | 0 | 0 | 0 |" in text
     assert (tmp_path / "mine.md").read_text() == text.removeprefix("earlier step\n")
+
+
+def test_the_documented_github_actions_step_gates_as_it_says(tmp_path: Path) -> None:
+    workflow = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "github-actions.yml").read_text())
+    steps = {s.get("name"): s for s in workflow["jobs"]["conformance"]["steps"]}
+    assert steps["Upload the reports"]["if"] == "always()" and "reports/" in steps["Upload the reports"]["with"]["path"]
+    script = steps["Conformance"]["run"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    step_summary = tmp_path / "step-summary.md"
+    with serve(tmp_path) as base:
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env=env | {"TARGET": base, "CONFORMANCE_TOKEN": SERVED_TOKEN,
+                                         "GITHUB_STEP_SUMMARY": str(step_summary)})
+    assert proc.returncode == 0, _why(proc)
+    report = load_report(tmp_path / "reports")
+    assert report["coverage"]["requirements"][0]["met"] and report["run"]["strict"]
+    assert "Conformance: exit code 0" in step_summary.read_text()
