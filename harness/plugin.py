@@ -215,6 +215,15 @@ class Controller:
         node.workerinput["conformance_run_id"] = self.run.run_id
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_newgateway(self, gateway: Any) -> None:
+        """pytest-xdist: learn each worker's pid, so a signal to the run reaches the scenario a
+        worker is running (the controller alone would wait for it to end)."""
+        try:
+            self.run.worker_pids.append(int(gateway.remote_exec("import os; channel.send(os.getpid())").receive(10)))
+        except Exception:  # a remote or exotic gateway: it finishes its scenario first
+            pass
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """pytest-xdist: the controller learns the selection from the first worker's collection."""
         if self.run.selected:

@@ -84,6 +84,7 @@ class RunSession:
     stopped_early: bool = False
     other_failures: int = 0
     collection_errors: int = 0
+    worker_pids: list[int] = field(default_factory=list)      # pytest-xdist workers, to pass a signal on
     scenario_nodes: set[str] = field(default_factory=set)      # pytest node ids of the selection
     baseline_path: str | None = None
     summary_path: str | None = None
@@ -213,6 +214,11 @@ class RunSession:
         name = signal.Signals(signum).name
         if self.signal is None and not self.finishing:
             self.signal = name
+            for pid in self.worker_pids:  # pytest-xdist workers: stop their scenarios too
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except OSError:
+                    pass
             raise KeyboardInterrupt(name)
         if self.signal is None and not self._late_signal:  # the run is judged: let the reports be finished
             self._late_signal = True

@@ -125,13 +125,16 @@ def test_bad_require_and_baseline_are_usage_errors(tmp_path: Path) -> None:
 
 # -- SIGINT and SIGTERM ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_stops_the_run_and_every_report_says_so(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+@pytest.mark.parametrize(("sig", "code", "extra"), [(signal.SIGINT, 130, []), (signal.SIGTERM, 143, []),
+                                                    (signal.SIGTERM, 143, ["--", "-n", "2"])],
+                         ids=["SIGINT", "SIGTERM", "SIGTERM-xdist"])
+def test_a_signal_stops_the_run_and_every_report_says_so(tmp_path: Path, sig: signal.Signals, code: int,
+                                                         extra: list[str]) -> None:
     name = signal.Signals(sig).name
     log = tmp_path / "out.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_"))}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--report-dir", str(tmp_path / "r"), *SLOW],
+        proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--report-dir", str(tmp_path / "r"), *SLOW, *extra],
                                 cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, env=env | {"PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + 60
         while log.read_text().count(" PASSED") < 2:  # a couple of scenarios ran
@@ -143,8 +146,8 @@ def test_a_signal_stops_the_run_and_every_report_says_so(tmp_path: Path, sig: si
         stopped = time.monotonic() - sent
     text = log.read_text()
     assert proc.returncode == code, text[-3000:]
-    print(f"{name}: stopped {stopped:.2f} s after the signal")
-    assert stopped < 8, f"took {stopped:.1f} s to stop"  # ~1 s measured; the bound only guards against a hang
+    print(f"{name}{' (xdist)' if extra else ''}: stopped {stopped:.2f} s after the signal")
+    assert stopped < 10, f"took {stopped:.1f} s to stop"  # 1-3 s measured; the bound only guards against a hang
     out_dir = run_dir(tmp_path / "r")
     report = load_report(tmp_path / "r")
     run = report["run"]
