@@ -306,5 +306,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
-    if run is not None and run.selected and not is_worker(config):
+    if run is not None:
         run.release_signals()

@@ -92,6 +92,7 @@ class RunSession:
     written: list[Path] = field(default_factory=list)
     finishing: bool = False                                     # judged; reports are being written
     _late_signal: bool = False
+    _handlers: dict[int, Any] = field(default_factory=dict)
     _server: Any = None
     _receiver: Receiver | None = None
     _receiver_error: str | None = None
@@ -204,11 +205,13 @@ class RunSession:
         resources closed), every report is written with what did not run, and the process exits
         130 or 143. A second signal while that happens exits at once."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
+            self._handlers.setdefault(sig, signal.signal(sig, self._on_signal))
 
     def release_signals(self) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig, handler in self._handlers.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
+        self._handlers.clear()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
