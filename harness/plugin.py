@@ -20,9 +20,8 @@ from harness.catalog import CatalogError, Scenario, catalog, load_file, select
 from harness.outcome import Requirement
 from harness.profile import profile_names
 from harness.reporting.allure_labels import decorate
-from harness.reporting.report_json import build_report, scenario_meta
+from harness.reporting.report_json import build_report, scenario_meta, write_reports
 from harness.reporting.summary import terminal_summary
-from harness.reporting.writers import write_reports
 from harness.runner import Result
 from harness.session import RunSession, resolve_settings
 from harness.settings import add_pytest_options, from_namespace, validate_settings

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from harness.catalog import catalog
+from harness.commands.compare import changed, diff_reports
 from harness.outcome import (EXIT_CODES, NOT_APPLICABLE, NOT_TESTED, Requirement, classify_skip, judge)
 from harness.profiles.callbacks.executions import Settings
-from harness.reporting.diff import changed, diff_reports
-from harness.reporting.markdown import render_markdown
+from harness.reporting.summary import render_markdown
 from harness.reporting.report_json import stable
 from harness.runner import Context, _needs_reason
 from harness.target import Target

@@ -17,6 +17,10 @@ from typing import Any
 from harness import __version__
 from harness.catalog import Scenario
 from harness.outcome import EXIT_CODES, Judgement, classify_skip
+from harness.reporting.allure_results import finish_allure
+from harness.reporting.html import write_html
+from harness.reporting.junit import merge_into, write_junit
+from harness.reporting.summary import write_markdown
 from harness.runner import Result
 from harness.schemas import registry
 from harness.target import Target
@@ -118,7 +122,31 @@ def build_report(judgement: Judgement, target: dict[str, Any] | None, *, run_id:
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
+    """report.json, refused when it would not be valid by its schema (a harness bug)."""
     issues = registry().issues(REPORT_SCHEMA, report)
     if issues:
         raise ValueError(f"report.json would be invalid: {issues[0]}")
     path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+
+
+def write_reports(report: dict[str, Any], out: Path | None, *, pytest_junit: Path | None = None,
+                  allure_dir: Path | None = None, summary: Path | None = None) -> list[Path]:
+    """Every report of a run, from this one dict (so they cannot disagree):
+    report.json, report.html, junit.xml and summary.md in ``out`` (when there is one); pytest's
+    own ``--junitxml`` file rewritten; Allure results finished; the Markdown summary also to
+    ``summary`` and $GITHUB_STEP_SUMMARY. Returns what was written."""
+    written: list[Path] = []
+    markdown = [summary] if summary else []
+    if out is not None:
+        write_report(report, out / "report.json")  # first: it refuses an invalid report
+        write_html(report, out / "report.html")
+        write_junit(report, out / "junit.xml")
+        written += [out / "report.json", out / "report.html", out / "junit.xml"]
+        markdown.append(out / "summary.md")
+    if pytest_junit is not None and pytest_junit.exists() and pytest_junit not in written:
+        merge_into(report, pytest_junit)
+        written.append(pytest_junit)
+    if allure_dir is not None and allure_dir.is_dir():
+        finish_allure(report, allure_dir)
+        written.append(allure_dir)
+    return written + write_markdown(report, *markdown)
