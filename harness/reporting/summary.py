@@ -93,8 +93,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     run, target, summary = report["run"], report.get("target") or {}, report.get("summary") or {}
     code = run["exit_code"]
     lines = [f"## {_ICON.get(code, '')} Conformance: exit code {code}", "",
-             f"**{_cell(run.get('exit_meaning', ''), 300)}**", ""]
-    lines += [f"- {_cell(r, 400)}" for r in run.get("exit_reasons") or []]
+             f"**{_cell(run.get('exit_meaning', ''), 300)}**"]
+    reasons = [f"- {_cell(r, 400)}" for r in run.get("exit_reasons") or []]
+    lines += ["", *reasons] if reasons else []
     where = _cell(target.get("base_url", "")) + (" (bundled reference server)" if target.get("bundled") else "")
     facts = [f"target {where}", f"level {run.get('level')}{' strict' if run.get('strict') else ''}",
              f"run `{_cell(run['id'])}`", f"{tool_version(report)}"]
