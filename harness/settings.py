@@ -78,8 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("select", {"type": "array", "items": {"type": "string"}},
             "scenario id, glob or tag:NAME (repeatable)", flag=False),
     Setting("level", {"enum": LEVELS}, "run scenarios of this level and stronger"),
-    Setting("strict", {"type": "boolean"},
-            "a WARN (missed SHOULD), a scenario not tested for want of a setting, or a stale baseline entry fails the run"),
+    Setting("strict", {"type": "boolean"}, "a WARN (missed SHOULD) fails the run"),
     Setting("require", {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9-]+(:(MUST|SHOULD|MAY))?$"}},
             "PROFILE, LEVEL or PROFILE:LEVEL that must run in full: a scenario in scope not tested fails the run "
             "(exit 4; repeatable)", repeat=True, metavar="SCOPE"),
