@@ -1,7 +1,8 @@
-"""The `conformance` command: run | serve | list | validate.
+"""The `conformance` command: run | serve | list | validate | baseline | diff.
 
 `run` builds pytest arguments and calls pytest.main with the harness plugin: pytest collects,
-selects and reports; this module only translates flags and exit codes.
+selects and reports; this module only translates flags and exit codes. Arguments after ``--``
+go to pytest as they are (``conformance run -- -n 2 -x``).
 """
 from __future__ import annotations
 
@@ -12,22 +13,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness import __version__
+from harness.outcome import EXIT_CODES as _CODES
 from harness.settings import add_arguments
 
-EXIT_CODES = """exit codes:
-  0  every applicable scenario passed (SKIP and WARN allowed; WARN fails only with --strict)
-  1  at least one FAIL (or a WARN under --strict)
-  2  usage or configuration error (the message names the bad setting)
-  3  an ERROR: target unreachable, or a setup step failed (outranks 1: the run is incomplete)
-"""
+EXIT_CODES = "exit codes:\n" + "".join(f"{code:>5}  {text}\n" for code, text in _CODES.items())
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="conformance", description="Conformance test kit for job-progress protocols.",
                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"conformance (progress-conformance) {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the scenarios against a target (default: the bundled reference server)",
+                         usage="conformance run [options] [select ...] [-- pytest arguments]",
                          epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("select", nargs="*", help="scenario ids, globs (fp-*) or tag:NAME; default all")
     run.add_argument("--config", help="YAML or TOML file with the same settings plus timings and profile options")
@@ -57,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate a JSON document against a named message schema")
     val.add_argument("message", help="schema name, e.g. feed-polling/batch (an unknown name lists them all)")
     val.add_argument("file", help="JSON file, or - for standard input")
+
+    base = sub.add_parser("baseline", help="write a baseline of known failures (every FAIL, WARN, ERROR) from a report.json")
+    base.add_argument("report", help="a report.json (e.g. reports/latest/report.json)")
+    base.add_argument("-o", "--output", help="the baseline file to write (default: standard output)")
+
+    diff = sub.add_parser("diff", help="what changed between two report.json files (exit 0: no change, 1: changes)")
+    diff.add_argument("a", help="the earlier report.json")
+    diff.add_argument("b", help="the later report.json")
+    diff.add_argument("--json", action="store_true", help="print the differences as JSON")
     return p
 
 
@@ -69,7 +78,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if argv[:1] == ["run"] and "--" in argv:  # `run ... -- <pytest args>`
+        cut = argv.index("--")
+        argv, passed = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    args.pytest_args = passed
+    if args.command == "baseline":
+        from harness.commands.compare import baseline_command
+        return baseline_command(args.report, args.output)
+    if args.command == "diff":
+        from harness.commands.compare import diff_command
+        return diff_command(args.a, args.b, as_json=args.json)
     if args.command == "run":
         from harness.commands.run import run_command
         return run_command(args)

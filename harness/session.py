@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +15,15 @@ import httpx
 
 from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
+from harness.outcome import (EXIT_ERROR, EXIT_FAIL, EXIT_OK, EXIT_USAGE, Judgement, Requirement,  # noqa: F401
+                             SIGNAL_EXIT, judge)
 from harness.runner import Result, run_scenario
 from harness.options import normalize_timings
+from harness.reporting.report_json import scenario_entry, scenario_meta
 from harness.target import Target, build_target, load_config
 from harness.transport.http import HttpClient
 from harness.transport.receiver import Receiver
 from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
 
 def new_run_id() -> str:
@@ -70,6 +73,26 @@ class RunSession:
     target: Target | None = None
     unreachable: str | None = None
     started: float = field(default_factory=time.time)
+    # the run as the controller sees it (the only process without xdist): what was selected, the
+    # report.json entry of each scenario that ended (from this process or a worker), how it stopped
+    require: list[Requirement] = field(default_factory=list)
+    expected: dict[str, str] = field(default_factory=dict)     # the baseline's verdicts
+    selected: list[dict[str, Any]] = field(default_factory=list)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    target_described: dict[str, Any] | None = None
+    signal: str | None = None                                   # SIGINT or SIGTERM once received
+    stopped_early: bool = False
+    other_failures: int = 0
+    collection_errors: int = 0
+    worker_pids: list[int] = field(default_factory=list)      # pytest-xdist workers, to pass a signal on
+    scenario_nodes: set[str] = field(default_factory=set)      # pytest node ids of the selection
+    baseline_path: str | None = None
+    summary_path: str | None = None
+    report: dict[str, Any] | None = None                        # report.json as written
+    written: list[Path] = field(default_factory=list)
+    finishing: bool = False                                     # judged; reports are being written
+    _late_signal: bool = False
+    _handlers: dict[int, Any] = field(default_factory=dict)
     _server: Any = None
     _receiver: Receiver | None = None
     _receiver_error: str | None = None
@@ -143,6 +166,28 @@ class RunSession:
         self.results.append(result)
         return result
 
+    def record(self, result: Result) -> dict[str, Any]:
+        """What the controller needs of a result: its report.json entry and the target as tested."""
+        return {"entry": scenario_entry(result, self.target, self.run_id),
+                "target": self.target.described() if self.target else None}
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        entry = record["entry"]
+        self.entries[entry["id"]] = entry
+        if self.target_described is None and record.get("target"):
+            self.target_described = record["target"]
+
+    def judge(self) -> Judgement:
+        """How the run ended. Without a recorded selection (a RunSession driven directly), the
+        scenarios that ran in this process are the selection."""
+        if not self.selected and not self.entries:
+            for result in self.results:
+                self.add_record(self.record(result))
+            self.selected = [scenario_meta(r.scenario) for r in self.results]
+        stopped = self.signal or ("stopped early" if self.stopped_early else None)
+        return judge(self.selected, self.entries, strict=self.strict, require=self.require,
+                     expected=self.expected, stopped=stopped, other_failures=self.other_failures)
+
     def stop(self) -> None:
         if self._receiver is not None:
             self._receiver.stop()
@@ -152,12 +197,38 @@ class RunSession:
             self._server = None
 
     def exit_code(self) -> int:
-        verdicts = {r.verdict for r in self.results}
-        if Verdict.ERROR in verdicts:
-            return EXIT_ERROR
-        if Verdict.FAIL in verdicts or (self.strict and Verdict.WARN in verdicts):
-            return EXIT_FAIL
-        return EXIT_OK
+        return self.judge().exit_code
+
+    # -- interruption: SIGINT and SIGTERM end the run the same way, with reports -------------
+    def catch_signals(self) -> None:
+        """From now on SIGINT and SIGTERM stop the run: the scenario running is abandoned (its
+        resources closed), every report is written with what did not run, and the process exits
+        130 or 143. A second signal while that happens exits at once."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._handlers.setdefault(sig, signal.signal(sig, self._on_signal))
+
+    def release_signals(self) -> None:
+        for sig, handler in self._handlers.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
+        self._handlers.clear()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.signal is None and not self.finishing:
+            self.signal = name
+            for pid in self.worker_pids:  # pytest-xdist workers: stop their scenarios too
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except OSError:
+                    pass
+            raise KeyboardInterrupt(name)
+        if self.signal is None and not self._late_signal:  # the run is judged: let the reports be finished
+            self._late_signal = True
+            sys.stderr.write(f"\nconformance: {name}: finishing the reports (again to exit at once)\n")
+            return
+        sys.stderr.write(f"\nconformance: {name} again: exiting without finishing the reports\n")
+        os._exit(SIGNAL_EXIT.get(name, 128 + signum))
 
     def report_dir(self) -> Path | None:
         if self.report_root is None:

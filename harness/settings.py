@@ -88,6 +88,13 @@ SETTINGS: tuple[Setting, ...] = (
             "scenario id, glob or tag:NAME (repeatable)", flag=False),
     Setting("level", {"enum": LEVELS}, "run scenarios of this level and stronger"),
     Setting("strict", {"type": "boolean"}, "a WARN (missed SHOULD) fails the run"),
+    Setting("require", {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9-]+(:(MUST|SHOULD|MAY))?$"}},
+            "PROFILE, LEVEL or PROFILE:LEVEL that must run in full: a scenario in scope not tested fails the run "
+            "(exit 4; repeatable)", repeat=True, metavar="SCOPE"),
+    Setting("baseline", {"type": "string", "minLength": 1},
+            "YAML file of known failures (`conformance baseline` writes one): listed verdicts do not fail the run"),
+    Setting("summary", {"type": "string", "minLength": 1},
+            "also write the Markdown summary to this file (it goes to $GITHUB_STEP_SUMMARY when that is set)"),
     Setting("seed", {"type": "integer"}, "seed for Hypothesis and generated data"),
     Setting("report_dir", {"type": "string", "minLength": 1}, "where reports/<run-id>/ goes (default ./reports)"),
     Setting("max_wait", {"type": "number", "exclusiveMinimum": 0},

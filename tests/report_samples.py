@@ -116,7 +116,9 @@ def report(scenarios: list[dict[str, Any]], **run: Any) -> dict[str, Any]:
                    "options": {"ws-progress": {"idle_close_code": 4000, "submit_status": [201]},
                                "feed-polling": {"stale_complete_status": 409}},
                    "request_timeout": 10.0, "max_wait": 120.0},
-        "coverage": {"MUST": {"executed": 3, "not executed": 1}, "SHOULD": {"executed": 1, "not executed": 0}},
+        "coverage": {"selected": 5, "executed": 4, "not_executed": [], "profiles": {}, "levels": {
+            "MUST": {"selected": 4, "executed": 3, "not tested": 1, "not applicable": 0, "error": 0, "not run": 0},
+            "SHOULD": {"selected": 1, "executed": 1, "not tested": 0, "not applicable": 0, "error": 0, "not run": 0}}},
         "summary": summary,
         "scenarios": scenarios,
     }

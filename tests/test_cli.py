@@ -27,10 +27,11 @@ REPORT_SCHEMA = "harness/report"
 FP_SCENARIOS = sorted(s.id for s in catalog() if s.profile == "feed-polling")
 
 
-def conformance(*args: str, cwd: Path, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+def conformance(*args: str, cwd: Path, timeout: float = 120, stdin: str | None = None,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_"))} | (env or {})
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=timeout, env=env)
+                          capture_output=True, text=True, timeout=timeout, env=environ)
 
 
 def _why(proc: subprocess.CompletedProcess[str]) -> str:

@@ -38,9 +38,9 @@ def _run_in_process(report_root: Path, faults: tuple[str, ...] = ()) -> tuple[Ru
             session.run(scenario)
     finally:
         session.stop()
-    report = build_report(session.results, session.target, run_id=session.run_id,
-                          started=session.started, exit_code=session.exit_code(),
-                          strict=session.strict, level=session.level, seed=session.seed)
+    report = build_report(session.judge(), session.target.described() if session.target else None,
+                          run_id=session.run_id, started=session.started, strict=session.strict,
+                          level=str(session.level), seed=session.seed)
     out = session.report_dir()
     assert out is not None
     write_report(report, out / "report.json")
@@ -78,8 +78,11 @@ def test_small_run_passes(clean_run: tuple[RunSession, dict[str, Any], Path]) ->
     assert [r.scenario.id for r in session.results] == CHOSEN
     assert {r.scenario.id: str(r.verdict) for r in session.results} == dict.fromkeys(CHOSEN, "PASS")
     assert session.exit_code() == 0
-    assert report["summary"] == {"total": 3, "PASS": 3, "FAIL": 0, "WARN": 0, "SKIP": 0, "ERROR": 0}
+    assert report["summary"] == {"total": 3, "PASS": 3, "FAIL": 0, "WARN": 0, "SKIP": 0, "ERROR": 0, "not_run": 0}
     assert report["run"]["exit_code"] == 0 and report["run"]["seed"] == 3
+    assert report["run"]["exit_reasons"] == [] and report["run"]["interrupted"] is False
+    assert report["coverage"]["levels"]["MUST"] == {"selected": 3, "executed": 3, "not tested": 0,
+                                                    "not applicable": 0, "error": 0, "not run": 0}
 
 
 def test_report_json_is_valid_by_its_schema(clean_run: tuple[RunSession, dict[str, Any], Path]) -> None:
@@ -156,13 +159,14 @@ def test_error_results_make_a_valid_report(tmp_path: Path) -> None:
         session.run(scenario)
     assert {r.verdict for r in session.results} == {Verdict.ERROR}
     assert session.exit_code() == 3
-    report = build_report(session.results, session.target, run_id=session.run_id, started=session.started,
-                          exit_code=3, strict=False, level=session.level, seed=0)
+    report = build_report(session.judge(), None, run_id=session.run_id, started=session.started,
+                          strict=False, level=str(session.level), seed=0)
     out = session.report_dir()
     assert out is not None
     write_report(report, out / "report.json")
-    assert report["summary"]["ERROR"] == 2
+    assert report["summary"]["ERROR"] == 2 and report["run"]["exit_code"] == 3
     assert all("unreachable" in e["reason"] for e in report["scenarios"])
+    assert [n["why"] for n in report["coverage"]["not_executed"]] == ["error", "error"]
     assert _grep(tmp_path, [KNOWN_TOKEN]) == []
 
 
@@ -236,7 +240,7 @@ def test_html_puts_failures_first_with_the_declared_settings() -> None:
                 "<td>callbacks</td><td>retry_initial</td><td>1.0</td>",
                 '<td class="dim">all</td><td>tolerance</td><td>0.1</td>',
                 "<td>feed-polling</td><td>stale_complete_status</td><td>409</td>",
-                "<td>MUST</td><td>3</td><td>1</td>"):
+                "<td>MUST</td><td>4</td><td>3</td><td>1</td><td>0</td><td>0</td><td>0</td>"):
         assert row in html
     assert "interrupted" not in html
     assert "This run was interrupted" in render(report_samples.report([], interrupted=True))

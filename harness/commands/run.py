@@ -3,18 +3,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.baseline import check_ids, load_baseline
+from harness.catalog import catalog
+from harness.outcome import EXIT_CODES, EXIT_ERROR, EXIT_USAGE, SIGNAL_EXIT, Requirement
+from harness.profile import profile_names
 from harness.resources import scenarios_dir
 from harness.settings import from_namespace, to_pytest_args
-from harness.session import EXIT_ERROR, EXIT_USAGE, new_run_id, resolve_settings
+from harness.session import new_run_id, resolve_settings
 from harness.target import build_target
 from harness.verdicts import ConfigError
 
-# pytest's own exit codes, mapped onto ours (0, 1 and 3 come from the plugin's verdicts)
+# pytest's own exit codes, mapped onto ours (the others come from the plugin's judgement)
 _PYTEST_TO_OURS = {2: EXIT_USAGE, 4: EXIT_USAGE, 5: EXIT_USAGE}
 
 
@@ -31,6 +37,13 @@ def _check_settings(args: argparse.Namespace) -> dict[str, object]:
             check_names(args.reference_fault)
         except ValueError as exc:
             raise ConfigError(f"--reference-fault: {exc}") from exc
+    try:
+        for scope in settings.get("require") or []:
+            Requirement.parse(scope, list(profile_names()))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if settings.get("baseline"):
+        check_ids(load_baseline(settings["baseline"]), {s.id for s in catalog()}, settings["baseline"])
     return settings
 
 
@@ -38,8 +51,7 @@ def pytest_args(args: argparse.Namespace, out: Path, run_id: str) -> tuple[list[
     """pytest's arguments and the environment (secrets travel there, never on a command line)."""
     ini = Path(__file__).resolve().parent.parent / "conformance.ini"
     argv = [str(scenarios_dir()), "-c", str(ini), "--rootdir", str(scenarios_dir().parent),
-            "-p", "no:cacheprovider", "--junitxml", str(out / "junit.xml"),
-            "--alluredir", str(out / "allure-results"), f"--conformance-run-id={run_id}",
+            "-p", "no:cacheprovider", "--alluredir", str(out / "allure-results"), f"--conformance-run-id={run_id}",
             f"--conformance-report-dir={out.parent}", "-rfE",
             "-q" if args.quiet else "-v", "--no-header", "--tb=short"]
     from harness.cli import plugin_registered
@@ -50,7 +62,19 @@ def pytest_args(args: argparse.Namespace, out: Path, run_id: str) -> tuple[list[
     if args.config:
         argv.append(f"--conformance-config={args.config}")
     argv += [f"--conformance-reference-fault={f}" for f in args.reference_fault]
-    return argv, env
+    return argv + list(getattr(args, "pytest_args", None) or []), env
+
+
+class _Judged:
+    """Reads the exit code the plugin judged (None when pytest stopped before any judgement)."""
+
+    code: int | None = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from harness.plugin import RUN_KEY
+        run = config.stash.get(RUN_KEY, None)
+        if run is not None and run.report is not None:
+            self.code = int(run.report["run"]["exit_code"])
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -70,16 +94,30 @@ def run_command(args: argparse.Namespace) -> int:
     argv, env = pytest_args(args, out, run_id)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    received: list[str] = []
+
+    def early(signum: int, frame: Any) -> None:  # until the plugin takes over (scenarios selected)
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(received[-1])
+
+    previous = {sig: signal.signal(sig, early) for sig in (signal.SIGINT, signal.SIGTERM)}
+    judged = _Judged()
     try:
-        code = int(pytest.main(argv))
+        code = int(pytest.main(argv, plugins=[judged]))
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    if judged.code is not None and code == judged.code:
+        return code  # the plugin's judgement (its 4 is not pytest's usage error)
+    if code == 2 and received:
+        return SIGNAL_EXIT[received[0]]
     if code in _PYTEST_TO_OURS:
         print(f"conformance: pytest stopped with code {code} (usage, collection error or no scenario "
               f"selected); see the messages above", file=sys.stderr)
         return _PYTEST_TO_OURS[code]
-    return code if code in (0, 1, 3) else EXIT_ERROR
+    return code if code in EXIT_CODES else EXIT_ERROR

@@ -148,6 +148,8 @@ def _scenario(index: int, entry: dict[str, Any]) -> dict[str, Any]:
         "contents": _contents(verdict in PROMINENT, len(checks), transcript),
         "notes": [str(n) for n in _list(evidence.get("notes"))],
         "attachments": [(str(k), as_text(v)) for k, v in _dict(evidence.get("attachments")).items()],
+        "skip_kind": str(_dict(entry.get("skip")).get("kind", "")), "outcome": str(entry.get("outcome", "")),
+        "baseline": _dict(entry.get("baseline")) or None, "fails_run": bool(entry.get("fails_run")),
     }
 
 
@@ -183,15 +185,28 @@ def _setting(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
+COVERAGE_COLUMNS = ("selected", "executed", "not tested", "not applicable", "error", "not run")
+
+
 def _coverage(value: Any) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Coverage as a table: columns, then one row per level (or whatever keys it has)."""
+    """Coverage as a table: columns, then one row per level (a report.json from before
+    ``coverage.levels`` had rows of its own keys)."""
     rows = _dict(value)
+    if isinstance(rows.get("levels"), dict):
+        levels = _dict(rows["levels"])
+        return list(COVERAGE_COLUMNS), [(lv, [_setting(_dict(levels[lv]).get(c, 0)) for c in COVERAGE_COLUMNS])
+                                        for lv in LEVELS if lv in levels]
     columns: list[str] = []
     for cells in rows.values():
         columns += [str(k) for k in _dict(cells) if str(k) not in columns]
     table = [(str(key), [_setting(_dict(cells).get(c, "")) for c in columns] if isinstance(cells, dict)
               else [_setting(cells)]) for key, cells in rows.items()]
     return columns or ["value"], table
+
+
+def _not_executed(coverage: Any) -> list[dict[str, str]]:
+    return [{k: str(_dict(n).get(k, "")) for k in ("id", "level", "why", "reason", "setting")}
+            for n in _list(_dict(coverage).get("not_executed"))]
 
 
 def _order(scenario: dict[str, Any]) -> tuple[int, int]:
@@ -216,7 +231,10 @@ def view(report: dict[str, Any]) -> dict[str, Any]:
             "duration": seconds(number(run.get("duration_s")), "?"),
             "exit_code": run.get("exit_code"), "strict": bool(run.get("strict")),
             "level": str(run.get("level", "")), "seed": run.get("seed"),
-            "interrupted": bool(run.get("interrupted"))},
+            "interrupted": bool(run.get("interrupted")), "signal": run.get("signal"),
+            "exit_meaning": str(run.get("exit_meaning", "")),
+            "exit_reasons": [str(r) for r in _list(run.get("exit_reasons"))],
+            "require": [str(r) for r in _list(run.get("require"))]},
         "target": {"base_url": str(target.get("base_url", "")),
                    "control_url": target.get("control_url"), "bundled": bool(target.get("bundled")),
                    "auth": target.get("auth"), "faults": [str(f) for f in _list(target.get("faults"))],
@@ -233,6 +251,10 @@ def view(report: dict[str, Any]) -> dict[str, Any]:
         "timings": timings, "timing_shared": timing_shared,
         "options": options, "option_shared": option_shared,
         "coverage_columns": coverage_columns, "coverage": coverage,
+        "not_executed": _not_executed(report.get("coverage")),
+        "requirements": [_dict(r) for r in _list(_dict(report.get("coverage")).get("requirements"))],
+        "not_run": int(summary.get("not_run", 0) or 0),
+        "baseline": _dict(report.get("baseline")) or None,
     }
 
 
