@@ -1,7 +1,7 @@
 """Every way a `conformance run` can end, told truthfully by its exit code and by every report:
 nothing executed, scenarios not tested for want of a setting (with and without --strict and
 --require), SIGINT and SIGTERM, a baseline's known, new and stale entries, pytest-xdist runs with a
-FAIL and with an ERROR; junit.xml valid by junit-10.xsd, Allure statuses and real durations,
+FAIL and with an ERROR; junit.xml valid by tests/data/junit.xsd, Allure statuses and real durations,
 `conformance diff` of two runs of one clean target. Real runs in subprocesses, a handful of quick
 scenarios each."""
 from __future__ import annotations
@@ -30,11 +30,11 @@ QUICK = ["fp-empty-feed-204", "fp-unknown-feed-404", "ws-token-issue"]
 SLOW = [*QUICK, "ws-idle-disconnect", "ws-keepalive-pings", "ws-token-refresh"]  # for the signal tests
 FAULTS = ["--reference-fault", "fp-empty-batch-200", "--reference-fault", "fp-problem-json-media-type"]
 TOKEN = "gating-token-5Rk29"
-JUNIT_XSD = Path(__file__).resolve().parent / "data" / "junit-10.xsd"
+JUNIT_XSD = Path(__file__).resolve().parent / "data" / "junit.xsd"
 
 
 def junit(out: Path) -> Any:
-    """junit.xml of a run, validated against the Jenkins xUnit plugin's junit-10.xsd."""
+    """junit.xml of a run, validated against tests/data/junit.xsd."""
     schema = xmlschema.XMLSchema(str(JUNIT_XSD))
     schema.validate(str(out / "junit.xml"))
     return ET.parse(out / "junit.xml").getroot()
@@ -345,3 +345,22 @@ def test_the_documented_github_actions_step_gates_as_it_says(tmp_path: Path) -> 
     report = load_report(tmp_path / "reports")
     assert report["coverage"]["requirements"][0]["met"] and report["run"]["strict"]
     assert "Conformance: exit code 0" in step_summary.read_text()
+
+
+def test_the_junit_schema_refuses_what_the_issue_found_wrong(tmp_path: Path) -> None:
+    """<properties> inside a <testcase> (what the old report wrote) and a testcase without
+    classname are invalid by tests/data/junit.xsd: the validation above can fail."""
+    import xmlschema
+    schema = xmlschema.XMLSchema(str(JUNIT_XSD))
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<testsuites><testsuite name="s" tests="1"><testcase name="t" classname="c">'
+                   '<properties><property name="level" value="MUST"/></properties></testcase>'
+                   '</testsuite></testsuites>')
+    assert not schema.is_valid(str(bad))
+    bad.write_text('<testsuites><testsuite name="s" tests="1"><testcase name="t"/></testsuite></testsuites>')
+    assert not schema.is_valid(str(bad))
+    good = tmp_path / "good.xml"
+    good.write_text('<testsuites><testsuite name="s" tests="1"><properties><property name="a" value="b"/>'
+                    '</properties><testcase name="t" classname="conformance.feed-polling"><failure message="m">x'
+                    '</failure><system-out>transcript</system-out></testcase></testsuite></testsuites>')
+    assert schema.is_valid(str(good))

@@ -1,4 +1,4 @@
-"""junit.xml from report.json, valid against the Jenkins xUnit plugin's junit-10.xsd.
+"""junit.xml from report.json, valid against the JUnit schema CI viewers read (tests/data/junit.xsd).
 
 One ``<testsuite>`` per profile; each scenario is a ``<testcase classname="conformance.PROFILE"
 name="SCENARIO-ID">`` with its redacted transcript in ``<system-out>``. What the run made of it:
@@ -148,7 +148,7 @@ def merge_into(report: dict[str, Any], path: Path) -> None:
                      errors=sum(1 for c in kept if c.find("error") is not None),
                      skipped=sum(1 for c in kept if c.find("skipped") is not None))
         for case in kept:
-            for props in case.findall("properties"):  # not allowed inside a testcase by junit-10.xsd
+            for props in case.findall("properties"):  # not allowed inside a testcase by the JUnit schema
                 case.remove(props)
             other.append(case)
         for key in ("tests", "failures", "errors"):
