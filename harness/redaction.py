@@ -4,7 +4,7 @@ writes passes through a ``Redactor`` first, and is cut to size only after (``tex
 Every rule is linear in the length of its input, whatever a target sends:
 
 - registered secrets, and the forms in which a target echoes them (base64 at each byte alignment,
-  standard and URL-safe; percent-encoded; JSON-escaped), are replaced with ``str.replace``;
+  standard and URL-safe; percent-encoded; JSON-escaped; hex), are replaced with ``str.replace``;
 - the other rules are scans anchored on a literal (``bearer``, ``://``, a sensitive key) that
   resume where the previous match ended, with regular expressions made only of a literal followed
   by runs of disjoint character classes, which cannot backtrack across the input.
@@ -41,7 +41,8 @@ _QUOTES = " \t\"'"
 
 
 def secret_forms(secret: str) -> list[str]:
-    """``secret`` and the forms in which a target may echo it, longest first.
+    """``secret`` and the forms in which a target may echo it, longest first (hex is how the
+    evidence shows binary frames).
 
     Base64 of a longer text puts the secret at one of three byte alignments; for each, only the
     characters made of the secret's bits alone are the same whatever surrounds it, so those
@@ -56,7 +57,8 @@ def secret_forms(secret: str) -> list[str]:
         forms.update({text, text.translate(str.maketrans("+/", "-_")), text.rstrip("=")})
     for text in (quote(secret, safe=""), quote(secret), quote_plus(secret)):
         forms.update({text, re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), text)})
-    forms.update({json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]})
+    forms.update({json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+                  raw.hex(), raw.hex().upper()})
     derived = {f for f in forms if f != secret and len(f) >= MIN_DERIVED}
     return sorted(derived | {secret}, key=len, reverse=True)
 
@@ -207,7 +209,7 @@ class Redactor:
     def body(self, raw: bytes, content_type: str = "", limit: int = MAX_BODY) -> Any:
         """A body as stored in evidence: its JSON value if it is strict JSON, else text; always
         redacted, then bounded to ``limit`` characters. Bytes that are not UTF-8 are kept as
-        base64 of their first ``limit`` bytes, secrets removed before encoding."""
+        base64 (``limit`` characters of it at most), secrets removed before encoding."""
         if not raw:
             return None
         if "json" in content_type or raw[:1] in (b"{", b"["):
@@ -221,5 +223,5 @@ class Redactor:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return {"base64": base64.b64encode(self.binary(raw)[:limit]).decode(), "bytes": len(raw)}
+            return {"base64": base64.b64encode(self.binary(raw)[:limit // 4 * 3]).decode(), "bytes": len(raw)}
         return self.text_bounded(text, limit)
