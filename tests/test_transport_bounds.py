@@ -12,12 +12,13 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.evidence import FRAMES_HEAD, FRAMES_TAIL, Evidence, Redactor
 from harness.strictjson import InvalidJson, safe_json, strict_json
-from harness.transport.http import (AsyncHttpClient, HttpClient, ResponseTooLarge, json_body,
-                                    valid_token)
+from harness.transport.http import (AsyncHttpClient, HttpClient, ResponseTooLarge, issued_token,
+                                    json_body, valid_token)
 from harness.transport.websocket import (CONTROL_FLOOD, CONTROL_PER_SECOND, MAX_BINARY, MAX_QUEUE,
                                          MAX_RECEIVED_BYTES, MAX_SIZE, ProgressSocket)
 from harness.verdicts import TargetUnreachable
@@ -182,6 +183,20 @@ def test_evidence_is_strict_json_whatever_was_recorded() -> None:
 ])
 def test_a_token_is_a_short_printable_string(body: bytes | str, token: str | None) -> None:
     assert valid_token(body) == token
+
+
+@pytest.mark.parametrize("status, body, key, token", [
+    (201, b"plain-t0ken-123", None, "plain-t0ken-123"),
+    (200, b'{"access_token": "json-t0ken-123", "expires_in": 60}', "access_token", "json-t0ken-123"),
+    (500, b'{"token": "error-t0ken-123"}', None, None),
+    (200, b'{"access_token": 12345678}', "access_token", None),
+])
+def test_an_issued_token_is_a_secret_whatever_the_answer(status: int, body: bytes, key: str | None,
+                                                        token: str | None) -> None:
+    red = Redactor()
+    response = httpx.Response(status, content=body)
+    assert issued_token(response, red, key) == token
+    assert "t0ken-123" not in red.text(body.decode()) and "12345678" not in red.text(body.decode())
 
 
 # -- WebSocket: frames, queues and pings bounded per socket ---------------------------------

@@ -16,18 +16,19 @@ from typing import Any
 
 import httpx
 
-from harness.evidence import Evidence
+from harness.evidence import SENSITIVE_KEYS, Evidence, Redactor
 from harness.strictjson import InvalidJson, strict_json
 from harness.transport.deadline import deadline, deadline_transport
 from harness.transport.decoding import BoundedDecoder, TooLarge
 from harness.verdicts import TargetUnreachable
 
-__all__ = ["DEFAULT", "MAX_RESPONSE", "MAX_TOKEN", "AsyncHttpClient", "HttpClient", "ResponseTooLarge",
-           "json_body", "strict_json", "valid_token"]
+__all__ = ["DEFAULT", "MAX_RESPONSE", "MAX_TOKEN", "TOKEN_BYTES", "AsyncHttpClient", "HttpClient",
+           "ResponseTooLarge", "issued_token", "json_body", "strict_json", "valid_token"]
 
 DEFAULT = object()  # "use the client's bearer token"
 MAX_RESPONSE = 8 * 1024 * 1024
 MAX_TOKEN = 4096
+TOKEN_BYTES = 64 * 1024  # max_bytes for reading a token endpoint
 MAX_ERROR = 500
 ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate"}  # the codings decoding.py bounds
 
@@ -67,6 +68,29 @@ def valid_token(body: bytes | str) -> str | None:
     if not 0 < len(text) <= MAX_TOKEN or not all("!" <= c <= "~" for c in text):
         return None
     return text
+
+
+def issued_token(response: httpx.Response, redactor: Redactor, key: str | None = None) -> str | None:
+    """The token in a token endpoint's answer (the body itself, or its JSON object's ``key``),
+    or None when it is not one (``valid_token``). Whatever the status or the shape of the answer,
+    every candidate is registered as a secret first: it is one from the moment it is read. The
+    caller judges the status; read the answer with ``max_bytes=TOKEN_BYTES``."""
+    body = json_body(response)
+    candidates: list[str] = []
+    if isinstance(body, dict):
+        candidates += [str(v) for k, v in body.items()
+                       if isinstance(v, (str, int)) and not isinstance(v, bool)
+                       and (k == key or str(k).lower() in SENSITIVE_KEYS)]
+    elif isinstance(body, (str, int)) and not isinstance(body, bool):
+        candidates.append(str(body))
+    text = response.content[:TOKEN_BYTES].decode("utf-8", "replace").strip(" \t\r\n")
+    candidates += [text, text.strip('"')]
+    for candidate in candidates:
+        redactor.add(candidate)
+    if key is not None:
+        value = body.get(key) if isinstance(body, dict) else None
+        return valid_token(value) if isinstance(value, str) else None
+    return valid_token(response.content)
 
 
 def _complete(streamed: httpx.Response, content: bytes) -> httpx.Response:
