@@ -116,7 +116,9 @@ def test_broken_json_falls_back_to_text(red: Redactor) -> None:
 
 
 def test_text_body_is_redacted(red: Redactor) -> None:
-    assert red.body(f"Bearer abc {SECRET}".encode(), "text/plain") == f"Bearer {REDACTED} {REDACTED}"
+    assert red.body(f"Bearer abcdef12 {SECRET}".encode(), "text/plain") == f"Bearer {REDACTED} {REDACTED}"
+    # a short word after "Bearer" in the middle of prose is not a credential (test_redaction.py)
+    assert red.body(b"Bearer abc is refused", "text/plain") == "Bearer abc is refused"
 
 
 def test_long_text_body_is_truncated_with_a_count(red: Redactor) -> None:
@@ -137,8 +139,9 @@ def test_binary_body_is_base64_and_bounded(red: Redactor) -> None:
     out = red.body(raw, "application/octet-stream")
     assert isinstance(out, dict)
     assert out["bytes"] == len(raw)
+    assert len(out["base64"]) <= MAX_BODY
     decoded = base64.b64decode(out["base64"])
-    assert decoded == raw[:MAX_BODY]
+    assert decoded == raw[:MAX_BODY // 4 * 3]
 
 
 # -- Evidence ---------------------------------------------------------------------------------
@@ -209,4 +212,5 @@ def test_transcript_bounds_long_bodies(red: Redactor) -> None:
     ev.exchanges.append(_exchange(0.0, status=200, elapsed_ms=1, response_headers={},
                                   response_body="z" * 10_000))
     body_line = [line for line in ev.transcript_text().splitlines() if line.startswith("    < \"")][0]
-    assert len(body_line) <= 6 + 2000
+    assert body_line.endswith(f"... [{10_002 - 2000} more characters]")
+    assert len(body_line) <= 6 + 2000 + len("... [8002 more characters]")

@@ -1,30 +1,105 @@
-"""HTTP clients (sync and async, on httpx) that time out, translate errors and keep a transcript."""
+"""HTTP clients (sync and async, on httpx) that time out, translate errors and keep a transcript.
+
+Whatever a target does, an exchange ends within ``total`` seconds (twice the per-read timeout),
+headers included, and holds at most ``max_bytes`` of DECODED body (8 MiB unless the caller asks
+for less): a slow-header target raises TargetUnreachable("no complete answer within ..."), an
+oversized or decompression-bomb answer ResponseTooLarge (a TargetUnreachable), a garbled one
+TargetUnreachable. Every exchange is recorded in the evidence, redacted and bounded.
+"""
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import time
+import zlib
 from typing import Any
 
 import httpx
 
-from harness.evidence import Evidence
+from harness.evidence import SENSITIVE_KEYS, Evidence, Redactor
+from harness.strictjson import InvalidJson, strict_json
+from harness.transport.deadline import deadline, deadline_transport
+from harness.transport.decoding import BoundedDecoder, TooLarge
 from harness.verdicts import TargetUnreachable
+
+__all__ = ["DEFAULT", "MAX_RESPONSE", "MAX_TOKEN", "TOKEN_BYTES", "AsyncHttpClient", "HttpClient",
+           "ResponseTooLarge", "issued_token", "json_body", "strict_json", "valid_token"]
 
 DEFAULT = object()  # "use the client's bearer token"
 MAX_RESPONSE = 8 * 1024 * 1024
+MAX_TOKEN = 4096
+TOKEN_BYTES = 64 * 1024  # max_bytes for reading a token endpoint
+MAX_ERROR = 500
+ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate"}  # the codings decoding.py bounds
 
 
-class TotalTimeout(httpx.TimeoutException):
-    """The whole response took too long (or grew too large), though each read was in time."""
+class ResponseTooLarge(TargetUnreachable):
+    """The answer's decoded body is larger than the limit (``status`` is the answer's status)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int, limit: int) -> None:
         super().__init__(message)
+        self.status, self.limit = status, limit
 
 
-def _complete(streamed: httpx.Response, raw: bytes) -> httpx.Response:
-    """A fully read response from the raw bytes of a streamed one (decoded as usual)."""
-    response = httpx.Response(streamed.status_code, headers=streamed.headers, content=raw,
+def json_body(response: httpx.Response) -> Any:
+    """The JSON body, or None when it is empty or not JSON (NaN and Infinity are not JSON)."""
+    if not response.content:
+        return None
+    try:
+        return strict_json(response.content)
+    except InvalidJson:
+        return None
+
+
+def valid_token(body: bytes | str) -> str | None:
+    """The token in a token endpoint's answer, or None when it is not one: a token is 1 to
+    MAX_TOKEN printable ASCII characters without spaces (surrounding whitespace and one pair of
+    double quotes are allowed around it)."""
+    if isinstance(body, bytes):
+        if len(body) > MAX_TOKEN + 64:
+            return None
+        try:
+            body = body.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    text = body.strip(" \t\r\n")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    if not 0 < len(text) <= MAX_TOKEN or not all("!" <= c <= "~" for c in text):
+        return None
+    return text
+
+
+def issued_token(response: httpx.Response, redactor: Redactor, key: str | None = None) -> str | None:
+    """The token in a token endpoint's answer (the body itself, or its JSON object's ``key``),
+    or None when it is not one (``valid_token``). Whatever the status or the shape of the answer,
+    every candidate is registered as a secret first: it is one from the moment it is read. The
+    caller judges the status; read the answer with ``max_bytes=TOKEN_BYTES``."""
+    body = json_body(response)
+    candidates: list[str] = []
+    if isinstance(body, dict):
+        candidates += [str(v) for k, v in body.items()
+                       if isinstance(v, (str, int)) and not isinstance(v, bool)
+                       and (k == key or str(k).lower() in SENSITIVE_KEYS)]
+    elif isinstance(body, (str, int)) and not isinstance(body, bool):
+        candidates.append(str(body))
+    text = response.content[:TOKEN_BYTES].decode("utf-8", "replace").strip(" \t\r\n")
+    candidates += [text, text.strip('"')]
+    for candidate in candidates:
+        redactor.add(candidate)
+    if key is not None:
+        value = body.get(key) if isinstance(body, dict) else None
+        return valid_token(value) if isinstance(value, str) else None
+    return valid_token(response.content)
+
+
+def _complete(streamed: httpx.Response, content: bytes) -> httpx.Response:
+    """A read response with the decoded ``content`` and the target's own headers."""
+    plain = streamed.headers.copy()
+    plain.pop("content-encoding", None)  # content is decoded already
+    response = httpx.Response(streamed.status_code, headers=plain, content=content,
                               request=streamed.request, extensions=streamed.extensions)
+    response.headers = streamed.headers
     return response
 
 
@@ -35,11 +110,12 @@ class _Base:
         self.token = token
         self.headers = dict(headers or {})
         self.timeout = timeout
+        self.total = 2 * timeout  # the whole exchange, headers and body
         if token:
             evidence.redactor.add(token)
 
-    def _build(self, method: str, url: str, json: Any, content: bytes | str | None,
-               headers: dict[str, str] | None, bearer: Any) -> tuple[dict[str, str], bytes | None]:
+    def _build(self, json: Any, content: bytes | str | None, headers: dict[str, str] | None,
+               bearer: Any) -> tuple[dict[str, str], bytes | None]:
         merged = dict(self.headers)
         token = self.token if bearer is DEFAULT else bearer
         if token:
@@ -55,35 +131,42 @@ class _Base:
         return merged, body
 
     def _record(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
-                started: float, response: httpx.Response | None, error: str | None) -> None:
+                started: float, response: httpx.Response | None, error: str | None = None) -> None:
         red = self.evidence.redactor
         entry: dict[str, Any] = {
-            "at": self.evidence.at(started), "method": method, "url": red.text(url),
+            "at": self.evidence.at(started), "method": method, "url": red.text_bounded(url, 2000),
             "request_headers": red.headers(headers),
             "request_body": red.body(body or b"", headers.get("Content-Type", "")),
         }
-        if response is None:
-            entry["error"] = error or "no response"
-        else:
-            entry.update({
-                "status": response.status_code,
-                "elapsed_ms": round((time.monotonic() - started) * 1000, 2),
-                "response_headers": red.headers(list(response.headers.items())),
-                "response_body": red.body(response.content, response.headers.get("content-type", "")),
-            })
+        if response is not None:
+            entry.update({"status": response.status_code,
+                          "elapsed_ms": round((time.monotonic() - started) * 1000, 2),
+                          "response_headers": red.headers(list(response.headers.items()))})
+            if error is None:
+                entry["response_body"] = red.body(response.content, response.headers.get("content-type", ""))
+        if error is not None:
+            entry["error"] = red.text_bounded(error, MAX_ERROR)
         self.evidence.exchanges.append(entry)
 
-    def _check_deadline(self, started: float, size: int) -> None:
-        """httpx times out each read; a target that trickles bytes must still stop in time."""
-        if time.monotonic() - started > self.timeout * 2:
-            raise TotalTimeout(f"response not complete after {self.timeout * 2:g}s ({size} bytes so far)")
-        if size > MAX_RESPONSE:
-            raise TotalTimeout(f"response larger than {MAX_RESPONSE} bytes")
-
-    def _unreachable(self, method: str, url: str, exc: httpx.HTTPError) -> TargetUnreachable:
+    def _failed(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
+                started: float, exc: Exception, streamed: httpx.Response | None) -> TargetUnreachable:
+        """Record why the exchange failed; the harness error to raise."""
+        where = f"{method} {self.evidence.redactor.text_bounded(url, 2000)}"
+        if isinstance(exc, TooLarge):
+            error = str(exc)
+            assert streamed is not None
+            self._record(method, url, headers, body, started, streamed, error)
+            return ResponseTooLarge(f"{where}: {error}", streamed.status_code, exc.limit)
+        late = time.monotonic() - started >= self.total * 0.99
+        if late or isinstance(exc, TimeoutError):
+            error = f"no complete answer within {self.total:g}s (each read within {self.timeout:g}s)"
+            self._record(method, url, headers, body, started, None, error)
+            return TargetUnreachable(f"{where}: {error}")
+        error = f"{type(exc).__name__}: {exc}"
+        self._record(method, url, headers, body, started, None, error)
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-        return TargetUnreachable(f"{method} {self.evidence.redactor.text(url)} {kind} "
-                                 f"(timeout {self.timeout:g}s): {type(exc).__name__}: {exc}")
+        return TargetUnreachable(self.evidence.redactor.text_bounded(
+            f"{where} {kind} (timeout {self.timeout:g}s): {error}", MAX_ERROR + 2100))
 
 
 class HttpClient(_Base):
@@ -91,23 +174,24 @@ class HttpClient(_Base):
 
     def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
         super().__init__(evidence, **kwargs)
-        self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, headers=ACCEPT_ENCODING,
+                                    transport=deadline_transport())
 
     def request(self, method: str, url: str, *, json: Any = None, content: bytes | str | None = None,
-                headers: dict[str, str] | None = None, bearer: Any = DEFAULT) -> httpx.Response:
-        merged, body = self._build(method, url, json, content, headers, bearer)
+                headers: dict[str, str] | None = None, bearer: Any = DEFAULT,
+                max_bytes: int = MAX_RESPONSE) -> httpx.Response:
+        merged, body = self._build(json, content, headers, bearer)
         started = time.monotonic()
+        streamed: httpx.Response | None = None
         try:
-            with self._client.stream(method, url, content=body, headers=merged) as streamed:
-                raw = b""
+            with deadline(self.total), self._client.stream(method, url, content=body, headers=merged) as streamed:
+                decoder = BoundedDecoder(streamed.headers.get("content-encoding", ""), max_bytes)
                 for chunk in streamed.iter_raw():
-                    raw += chunk
-                    self._check_deadline(started, len(raw))
-                response = _complete(streamed, raw)
-        except httpx.HTTPError as exc:
-            self._record(method, url, merged, body, started, None, f"{type(exc).__name__}: {exc}")
-            raise self._unreachable(method, url, exc) from exc
-        self._record(method, url, merged, body, started, response, None)
+                    decoder.feed(chunk)
+                response = _complete(streamed, decoder.finish())
+        except (httpx.HTTPError, TooLarge, zlib.error) as exc:
+            raise self._failed(method, url, merged, body, started, exc, streamed) from exc
+        self._record(method, url, merged, body, started, response)
         return response
 
     def close(self) -> None:
@@ -119,35 +203,25 @@ class AsyncHttpClient(_Base):
 
     def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
         super().__init__(evidence, **kwargs)
-        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, headers=ACCEPT_ENCODING)
 
     async def request(self, method: str, url: str, *, json: Any = None,
                       content: bytes | str | None = None, headers: dict[str, str] | None = None,
-                      bearer: Any = DEFAULT) -> httpx.Response:
-        merged, body = self._build(method, url, json, content, headers, bearer)
+                      bearer: Any = DEFAULT, max_bytes: int = MAX_RESPONSE) -> httpx.Response:
+        merged, body = self._build(json, content, headers, bearer)
         started = time.monotonic()
+        streamed: httpx.Response | None = None
         try:
-            async with self._client.stream(method, url, content=body, headers=merged) as streamed:
-                raw = b""
-                async for chunk in streamed.aiter_raw():
-                    raw += chunk
-                    self._check_deadline(started, len(raw))
-                response = _complete(streamed, raw)
-        except httpx.HTTPError as exc:
-            self._record(method, url, merged, body, started, None, f"{type(exc).__name__}: {exc}")
-            raise self._unreachable(method, url, exc) from exc
-        self._record(method, url, merged, body, started, response, None)
+            async with asyncio.timeout(self.total):
+                async with self._client.stream(method, url, content=body, headers=merged) as streamed:
+                    decoder = BoundedDecoder(streamed.headers.get("content-encoding", ""), max_bytes)
+                    async for chunk in streamed.aiter_raw():
+                        decoder.feed(chunk)
+                    response = _complete(streamed, decoder.finish())
+        except (httpx.HTTPError, TooLarge, zlib.error, TimeoutError) as exc:
+            raise self._failed(method, url, merged, body, started, exc, streamed) from exc
+        self._record(method, url, merged, body, started, response)
         return response
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The JSON body, or None when it is empty or not JSON."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return None
