@@ -1,6 +1,7 @@
 """One conformance run: settings, the target (bundled or foreign), results, exit code, reports."""
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 
 from harness.catalog import Scenario
 from harness.evidence import Evidence, Redactor
@@ -20,8 +20,8 @@ from harness.outcome import (EXIT_ERROR, EXIT_FAIL, EXIT_OK, EXIT_USAGE, Judgeme
 from harness.runner import Result, run_scenario
 from harness.options import normalize_timings
 from harness.reporting.report_json import scenario_entry, scenario_meta
-from harness.target import Target, build_target, load_config
-from harness.transport.http import HttpClient
+from harness.target import Target, _no_password, build_target, load_config
+from harness.transport.http import TOKEN_BYTES, HttpClient, issued_token
 from harness.transport.receiver import Receiver
 from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
 
@@ -138,7 +138,7 @@ class RunSession:
         if not self.unreachable and target.token_url and not target.token:
             from dataclasses import replace
 
-            token, self.unreachable = client_credentials_token(target)
+            token, self.unreachable = client_credentials_token(target, Redactor(target.secrets))
             target = replace(target, token=token)
         self.target = target
         return target
@@ -266,16 +266,22 @@ def probe(target: Target) -> str | None:
     return None
 
 
-def client_credentials_token(target: Target) -> tuple[str | None, str | None]:
-    """An OAuth2 client-credentials token from --token-url: (token, None) or (None, why not)."""
+def client_credentials_token(target: Target, redactor: Redactor) -> tuple[str | None, str | None]:
+    """An OAuth2 client-credentials token from --token-url: (token, None) or (None, why not).
+    Whatever the answer, the token in it is a secret from the moment it is read."""
     assert target.token_url
+    client = HttpClient(Evidence(redactor), timeout=target.request_timeout)
+    basic = base64.b64encode(f"{target.client_id or ''}:{target.client_secret or ''}".encode()).decode()
     try:
-        with httpx.Client(timeout=target.request_timeout) as client:
-            r = client.post(target.token_url, data={"grant_type": "client_credentials"},
-                            auth=(target.client_id or "", target.client_secret or ""))
-        token = r.json().get("access_token") if r.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        return None, f"setup failed: token URL {target.token_url}: {type(exc).__name__}"
-    if not isinstance(token, str) or not token:
-        return None, f"setup failed: token URL {target.token_url} answered {r.status_code} without an access_token"
+        r = client.request("POST", target.token_url, content="grant_type=client_credentials", bearer=None,
+                           headers={"Content-Type": "application/x-www-form-urlencoded",
+                                    "Authorization": f"Basic {basic}"}, max_bytes=TOKEN_BYTES)
+    except TargetUnreachable as exc:
+        return None, f"setup failed: token URL {_no_password(target.token_url)}: {type(exc).__name__}"
+    finally:
+        client.close()
+    token = issued_token(r, redactor, "access_token")
+    if r.status_code != 200 or token is None:
+        return None, (f"setup failed: token URL {_no_password(target.token_url)} answered {r.status_code} "
+                      "without an access_token")
     return token, None

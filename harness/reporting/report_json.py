@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.strictjson import safe_json
 from harness.catalog import Scenario
 from harness.outcome import EXIT_CODES, Judgement, classify_skip
 from harness.reporting.allure_results import finish_allure
@@ -118,7 +119,8 @@ def build_report(judgement: Judgement, target: dict[str, Any] | None, *, run_id:
     }
     if judgement.baseline is not None:
         report["baseline"] = judgement.baseline
-    return report
+    strict_report: dict[str, Any] = safe_json(report)  # every writer gets strict JSON: no NaN from a target
+    return strict_report
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
@@ -126,7 +128,7 @@ def write_report(report: dict[str, Any], path: Path) -> None:
     issues = registry().issues(REPORT_SCHEMA, report)
     if issues:
         raise ValueError(f"report.json would be invalid: {issues[0]}")
-    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    path.write_text(json.dumps(report, indent=2, default=str, allow_nan=False), encoding="utf-8")
 
 
 def write_reports(report: dict[str, Any], out: Path | None, *, pytest_junit: Path | None = None,

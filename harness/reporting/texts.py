@@ -18,8 +18,9 @@ OUTCOME_TEXT = {
 
 def transcript(evidence: dict[str, Any]) -> str:
     """The exchanges, frames, deliveries and notes of one scenario, in order, as text."""
-    ev = Evidence(Redactor(), exchanges=list(evidence.get("exchanges") or []),
-                  frames=list(evidence.get("frames") or []))
+    ev = Evidence(Redactor())
+    ev.exchanges.extend(evidence.get("exchanges") or [])
+    ev.frames.extend(evidence.get("frames") or [])
     lines = [ev.transcript_text()] if ev.exchanges or ev.frames else []
     for d in evidence.get("deliveries") or []:
         body = json.dumps(d.get("body"))[:2000] if d.get("body") is not None else ""

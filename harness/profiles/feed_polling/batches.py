@@ -21,7 +21,7 @@ def read_batch(ctx: Context, fc: FeedClient, feed: str, what: str) -> Batch:
     batch = parse_batch(r) if r.status_code == 200 else None
     ctx.require(f"{what}-is-batch", batch is not None, f"{what}: next answers 200 with a batch",
               expected="200 with {batchId, notifications, moreAvailable}",
-              observed=f"{r.status_code} {r.text[:300]}")
+              observed=f"{r.status_code} {ctx.evidence.redactor.text_bounded(r.text, 300)}")
     assert batch is not None
     return batch
 

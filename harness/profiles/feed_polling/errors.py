@@ -23,7 +23,7 @@ def check_problem_404(ctx: Context, r: httpx.Response, what: str) -> None:
     issues = [str(i) for i in registry().issues("feed-polling/problem", body)] if body is not None else ["no JSON body"]
     ctx.check(f"{what}-problem-body", not issues and isinstance(body, dict) and body.get("status") == 404,
               f"{what}: the 404 carries a problem body (type, title, status 404)",
-              expected={"type": "...", "title": "...", "status": 404}, observed=body if body is not None else r.text[:200])
+              expected={"type": "...", "title": "...", "status": 404}, observed=body if body is not None else ctx.evidence.redactor.text_bounded(r.text, 200))
     media = r.headers.get("content-type", "").split(";")[0].strip()
     wanted = ctx.option("problem_media_type")
     ctx.equal(f"{what}-problem-media-type", wanted, media,
@@ -136,5 +136,5 @@ def auth_required(ctx: Context) -> None:
                       f"{method} with a {label} bearer token answers 401")
             leaked = [m for m in marks if m in r.text] or ("notifications" in r.text and ["notifications"])
             ctx.check("no-data-in-401", not leaked, "a 401 carries no feed data",
-                      expected="no notifications", observed=r.text[:300])
+                      expected="no notifications", observed=ctx.evidence.redactor.text_bounded(r.text, 300))
     _unchanged(ctx, fc, feed, marks, "unauthorized calls")

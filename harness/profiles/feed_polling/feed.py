@@ -89,7 +89,7 @@ class FeedClient:
         ids = (json_body(r) or {}).get("ids") if r.status_code == 201 else None
         if r.status_code != 201 or not isinstance(ids, list) or len(ids) != count:
             raise SetupFailed(f"control hook did not store {count} events on {feed!r}: "
-                              f"status {r.status_code}, body {r.text[:200]!r}")
+                              f"status {r.status_code}, body {self.ctx.evidence.redactor.text_bounded(r.text, 200)!r}")
         return marks
 
     def fresh(self, feed: str, count: int) -> list[str]:
@@ -108,7 +108,7 @@ class FeedClient:
             if r.status_code == 204 or (batch is not None and not batch.notifications):
                 return
             if batch is None:
-                raise SetupFailed(f"emptying {feed!r}: next answered {r.status_code} {r.text[:200]!r}")
+                raise SetupFailed(f"emptying {feed!r}: next answered {r.status_code} {self.ctx.evidence.redactor.text_bounded(r.text, 200)!r}")
             self.complete(feed, batch.batch_id)
         raise SetupFailed(f"{feed!r} still held events after {self.ctx.option('drain_limit')} batches")
 
@@ -122,7 +122,7 @@ class FeedClient:
             batch = parse_batch(r) if r.status_code == 200 else None
             self.ctx.require("next-answers-batch", batch is not None,
                            "next answers 200 with a batch or 204 when empty",
-                           expected="200 with a batch, or 204", observed=f"{r.status_code} {r.text[:200]}")
+                           expected="200 with a batch, or 204", observed=f"{r.status_code} {self.ctx.evidence.redactor.text_bounded(r.text, 200)}")
             assert batch is not None
             if not batch.notifications:
                 return batches

@@ -56,7 +56,7 @@ def tenant_isolation(ctx: Context) -> None:
     ctx.equal("other-tenant-empty", 204, r.status_code,
               f"tenant {t2} does not see the events of tenant {t1}")
     ctx.check("no-leak", not any(m in r.text for m in marks), "no event of another tenant leaks",
-              expected="none of the other tenant's events", observed=r.text[:300])
+              expected="none of the other tenant's events", observed=ctx.evidence.redactor.text_bounded(r.text, 300))
     two.discard_all(feed)
     batch = read_batch(ctx, one, feed, f"{t1}-batch")
     check_head(ctx, "discard-scoped-to-tenant", marks, batch, f"discardAll by tenant {t2} leaves tenant {t1}'s events")
@@ -77,7 +77,7 @@ def tenant_token_bound(ctx: Context) -> None:
                     ("discardAll", intruder.discard_all(feed, bearer=own))):
         ctx.check(f"{what}-refused", r.status_code in refused and not any(m in r.text for m in marks),
                   f"{what} with {t1}'s token naming tenant {t2} is refused and leaks nothing",
-                  expected="401, 403 or 404", observed={"status": r.status_code, "body": r.text[:200]})
+                  expected="401, 403 or 404", observed={"status": r.status_code, "body": ctx.evidence.redactor.text_bounded(r.text, 200)})
     control = ctx.target.control_url
     r = ctx.http().request("POST", f"{control}/feeds/{feed}/events", bearer=own,
                            json={"events": [{"eventType": "conformance:intruder", "payload": {}}], "tenantId": t2})

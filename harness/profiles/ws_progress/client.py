@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
+from harness.evidence import Redactor
 from harness.runner import Context
-from harness.transport.http import json_body
+from harness.transport.http import TOKEN_BYTES, issued_token, json_body, valid_token
 from harness.transport.websocket import HandshakeRefused, PingMode, ProgressSocket
 from harness.verdicts import SetupFailed
 
@@ -42,9 +43,32 @@ def payload(message: Any) -> dict[str, Any]:
     return p if isinstance(p, dict) else {}
 
 
-def token_from(response: httpx.Response, member: str | None) -> str | None:
+async def send_required(ctx: Context, sock: ProgressSocket, message: Any, what: str) -> None:
+    """Send a frame whose effect a scenario then judges: the socket must have been open when the
+    harness acted, or the scenario stops (a closed socket says nothing about the frame)."""
+    sent = await sock.send_json(message)
+    ctx.require("socket-open-when-sent", sent, f"{what}: the socket was open when the harness sent it",
+                expected="an open socket",
+                observed=_closed_by(sock))
+
+
+def _closed_by(sock: ProgressSocket) -> str:
+    done = sock.closed is not None and sock.closed.done() and not sock.closed.cancelled()
+    closed = sock.closed.result() if done and sock.closed is not None else None
+    return f"already closed by the {closed.by} with {closed.code}" if closed else "already closed"
+
+
+def token_from(response: httpx.Response, member: str | None, redactor: Redactor) -> str | None:
     """The bearer token in a token endpoint's 200 answer, or None when the body is not of the
-    declared form: a plain string (a JSON string literal too), or a JSON object's ``member``."""
+    declared form: a plain string (a JSON string literal too), or a JSON object's ``member``; and
+    a token is a short printable string (a 1 GB body of NULs is not one). Every candidate is a
+    secret from the moment it is read, whatever the status or the shape of the answer."""
+    issued_token(response, redactor, member)
+    found = _token_of_form(response, member)
+    return valid_token(found) if found is not None else None
+
+
+def _token_of_form(response: httpx.Response, member: str | None) -> str | None:
     text = response.text.strip()
     if member is not None:
         body = json_body(response)
@@ -119,7 +143,8 @@ class WsClient:
                                 "secret": secret if secret is not None else self.credentials[1]}
         if max_age is not None:
             body["maxAge"] = max_age
-        return await self.http.request("POST", self.base + self.ctx.option("token_path"), json=body, bearer=None)
+        return await self.http.request("POST", self.base + self.ctx.option("token_path"), json=body, bearer=None,
+                                       max_bytes=TOKEN_BYTES)
 
     async def token(self) -> str:
         """A fresh token from the token endpoint (or the static --token without credentials)."""
@@ -132,7 +157,7 @@ class WsClient:
             raise SetupFailed(f"token endpoint answered {r.status_code}: cannot get a bearer token "
                               f"for client {self.credentials[0]!r}")
         member = self.ctx.option("token_member")
-        text = token_from(r, member)
+        text = token_from(r, member, self.ctx.evidence.redactor)
         self.ctx.require("token-format", text is not None,
                          "the token endpoint answers the bearer token as a plain string body" if member is None
                          else f"the token endpoint answers a JSON object with the token in {member!r} (declared)",
@@ -225,7 +250,7 @@ class WsClient:
         accepted = [int(s) for s in self.ctx.option("submit_status")]
         self.ctx.check("submit-accepted", r.status_code in accepted,
                        f"a job submitted with the socket's connection-id is accepted ({accepted})",
-                       expected=accepted, observed=f"{r.status_code} {r.text[:200]}")
+                       expected=accepted, observed=f"{r.status_code} {self.ctx.evidence.redactor.text_bounded(r.text, 200)}")
         job = json_body(r)
         return str(job.get("id")) if isinstance(job, dict) and job.get("id") else body["id"]
 

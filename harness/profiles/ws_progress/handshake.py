@@ -17,7 +17,7 @@ async def token(ctx: Context) -> None:
         r = await ws.request_token()
         ctx.equal("token-200", 200, r.status_code, "valid credentials get 200")
         member = ctx.option("token_member")
-        text = token_from(r, member)
+        text = token_from(r, member, ctx.evidence.redactor)
         ctx.check("token-body", text is not None,
                   "the body is the bearer token as a plain string" if member is None
                   else f"the body is a JSON object with the bearer token in {member!r} (declared)",
@@ -108,7 +108,7 @@ async def no_reconnect(ctx: Context) -> None:
         refused = [int(s) for s in ctx.option("unknown_connection_status")]
         ctx.check("old-id-refused", r.status_code in refused,
                   "a submission naming the closed socket's connection-id is refused",
-                  expected=refused, observed=f"{r.status_code} {r.text[:200]}")
+                  expected=refused, observed=f"{r.status_code} {ctx.evidence.redactor.text_bounded(r.text, 200)}")
 
 
 @executor("ws-progress.unknown-connection")
@@ -118,4 +118,4 @@ async def unknown_connection(ctx: Context) -> None:
         r = await ws.submit_raw(ws.job_body("short"), "no-such-connection-" + ctx.run_id)
         ctx.check("unknown-id-refused", r.status_code in refused,
                   "a submission naming an unknown connection-id is refused",
-                  expected=refused, observed=f"{r.status_code} {r.text[:200]}")
+                  expected=refused, observed=f"{r.status_code} {ctx.evidence.redactor.text_bounded(r.text, 200)}")

@@ -151,7 +151,7 @@ async def rest_get_delete(ctx: Context) -> None:
             if res is not None:
                 ctx.check("results-available", res.status_code == 200 and json_body(res) is not None,
                           "the results the terminal status points at can be retrieved (200, JSON)",
-                          expected="200 with a JSON body", observed=f"{res.status_code} {res.text[:200]}")
+                          expected="200 with a JSON body", observed=f"{res.status_code} {ctx.evidence.redactor.text_bounded(res.text, 200)}")
         else:
             ctx.evidence.note("the terminal status names no resultsUrl: results not checked")
         d = await ws.delete_job(job_id)
@@ -212,7 +212,7 @@ async def delete_running(ctx: Context) -> None:
                     expected="a RUNLOG_UPDATED", observed=f"{seen} lines")
         d = await ws.delete_job(job_id)
         ctx.check("delete-2xx", 200 <= d.status_code < 300, "DELETE of a running job succeeds",
-                  expected="2xx", observed=f"{d.status_code} {d.text[:200]}")
+                  expected="2xx", observed=f"{d.status_code} {ctx.evidence.redactor.text_bounded(d.text, 200)}")
         messages = await ws.collect(sock, job_id, timeout=ctx.target.request_timeout)
         kinds = message_types(messages)
         ends = [s for s in statuses(messages) if s in TERMINAL]
@@ -267,7 +267,7 @@ async def submit_errors(ctx: Context) -> None:
             else:
                 r = await ws.http.request("POST", url, json=body, headers=headers, bearer=bearer)
             ctx.check(f"refused-{label}", r.status_code in wanted, f"a submission with {label} is refused",
-                      expected=wanted, observed=f"{r.status_code} {r.text[:200]}")
+                      expected=wanted, observed=f"{r.status_code} {ctx.evidence.redactor.text_bounded(r.text, 200)}")
         body = ws.job_body("short")
         first = await ws.submit_raw(body, sock.connection_id)
         ctx.check("first-accepted", first.status_code in [int(s) for s in ctx.option("submit_status")],

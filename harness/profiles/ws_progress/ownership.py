@@ -11,7 +11,7 @@ import asyncio
 import time
 from contextlib import AsyncExitStack
 
-from harness.profiles.ws_progress.client import WsClient, is_status, message_types, payload, statuses
+from harness.profiles.ws_progress.client import WsClient, is_status, message_types, payload, statuses, send_required
 from harness.profiles.ws_progress.subscribe import stream_until, subscription
 from harness.runner import Context, executor
 from harness.transport.websocket import ProgressSocket
@@ -51,11 +51,11 @@ async def owner_rest(ctx: Context) -> None:
             r = await other.http.request("GET", url, bearer=await other.rest_token())
             ctx.check(f"other-client-{what.lower().replace(' ', '-')}", r.status_code in refused,
                       f"another client's token cannot {what} of a job it did not submit",
-                      expected=refused, observed=f"{r.status_code} {r.text[:200]}")
+                      expected=refused, observed=f"{r.status_code} {ctx.evidence.redactor.text_bounded(r.text, 200)}")
         d = await other.http.request("DELETE", owner.job_url(job_id), bearer=await other.rest_token())
         ctx.check("other-client-delete", d.status_code in refused,
                   "another client's token cannot DELETE a job it did not submit",
-                  expected=refused, observed=f"{d.status_code} {d.text[:200]}")
+                  expected=refused, observed=f"{d.status_code} {ctx.evidence.redactor.text_bounded(d.text, 200)}")
         g = await owner.http.request("GET", owner.job_url(job_id), bearer=await owner.rest_token())
         ctx.equal("owner-still-has-job", 200, g.status_code, "the owner's job is still there for its owner")
 
@@ -70,7 +70,7 @@ async def owner_subscribe(ctx: Context) -> None:
         ctx.require("job-running", seen >= 1, "the owner's long job runs and streams its run log",
                     expected="a RUNLOG_UPDATED", observed=f"{seen} lines")
         spy = await other.open("other")
-        await spy.send_json(subscription(job_id, 0))
+        await send_required(ctx, spy, subscription(job_id, 0), "another client's SUBSCRIBE")
         await spy.wait_closed(float(ctx.option("refusal_wait_s")))  # a close (1008) refuses it too
         leaked = _foreign(spy, job_id)
         ctx.check("other-client-subscribe", not leaked,
@@ -114,7 +114,7 @@ async def owner_connection_id(ctx: Context) -> None:
         refused = sorted({*_refused(ctx), *(int(s) for s in ctx.option("unknown_connection_status"))})
         ctx.check("other-client-connection-id", r.status_code in refused,
                   "a submission naming another client's socket in connection-id is refused",
-                  expected=refused, observed=f"{r.status_code} {r.text[:200]}")
+                  expected=refused, observed=f"{r.status_code} {ctx.evidence.redactor.text_bounded(r.text, 200)}")
         if other.jobs:  # accepted: watch whether its events reach the owner's socket
             await asyncio.sleep(float(ctx.option("refusal_wait_s")))
         foreign = [m for _, m in sock.received if isinstance(m, dict) and m.get("computeJobId") in other.jobs]

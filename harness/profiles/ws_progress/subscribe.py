@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Any
 
-from harness.profiles.ws_progress.client import TERMINAL, WsClient, message_types, payload, run_log, statuses
+from harness.profiles.ws_progress.client import TERMINAL, WsClient, message_types, payload, run_log, statuses, send_required
 from harness.runner import Context, executor
 from harness.transport.websocket import ProgressSocket
 
@@ -59,12 +59,12 @@ async def subscribe_replay(ctx: Context) -> None:
         # a client that saw lines 1..last is lost; the job has streamed past it: a new socket
         # must get lines last+1.. replayed, then the job's later events as they happen
         second = await ws.open("second")
-        await second.send_json(subscription(job_id, last))
+        await send_required(ctx, second, subscription(job_id, last), "SUBSCRIBE")
         await asyncio.sleep(float(ctx.params.get("pause_s", 0.3)))
         d = await ws.delete_job(job_id)  # its end is a later event the subscriber must get
         ctx.require("delete-accepted", 200 <= d.status_code < 300,
                     "DELETE of the running job is accepted (its end is a later event to watch for)",
-                    expected="2xx", observed=f"{d.status_code} {d.text[:200]}")
+                    expected="2xx", observed=f"{d.status_code} {ctx.evidence.redactor.text_bounded(d.text, 200)}")
         messages = await ws.collect(second, job_id, timeout=ctx.target.request_timeout)
         ctx.evidence.note(f"lastRunLogLine sent in SUBSCRIBE: {last}; the job had streamed {seen} lines")
         types = message_types(messages)
@@ -91,7 +91,7 @@ async def subscribe_finished(ctx: Context) -> None:
         ctx.require("job-finished", final[0] in TERMINAL, "the job reaches a terminal status",
                     expected=sorted(TERMINAL), observed=final[0])
         later = await ws.open("later")
-        await later.send_json(subscription(job_id, 0))
+        await send_required(ctx, later, subscription(job_id, 0), "SUBSCRIBE")
         item = await ws.next_event(later, ctx.target.request_timeout)
         message = item[1] if item else None
         ctx.check("finished-current-status", isinstance(message, dict)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from harness.profiles.ws_progress.client import WsClient
+from harness.profiles.ws_progress.client import WsClient, send_required
 from harness.runner import Context, executor
 from harness.timing import intervals
 from harness.transport.websocket import Closed, PingMode, ProgressSocket
@@ -132,7 +132,8 @@ async def token_refresh_invalid(ctx: Context) -> None:
     async with WsClient(ctx) as ws:
         sock, issued = await _socket_with_known_token(ctx, ws, "invalid-refresh")
         await asyncio.sleep(max(0.0, issued + lifetime * 0.5 - time.monotonic()))
-        await sock.send_json({"messageType": "UPDATE_TOKEN", "messagePayload": {"token": "invalid-" + ctx.run_id}})
+        await send_required(ctx, sock, {"messageType": "UPDATE_TOKEN", "messagePayload": {"token": "invalid-" + ctx.run_id}},
+                            "an invalid UPDATE_TOKEN")
         closed = await _wait_close(ctx, sock, issued, lifetime)
         ctx.check("invalid-refresh-refused", closed is not None and closed.at - issued <= latest,
                   "an invalid token in UPDATE_TOKEN does not extend the socket: it closes at the latest at the first expiry",
