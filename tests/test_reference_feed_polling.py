@@ -290,7 +290,7 @@ def test_fault_names() -> None:
         "fp-eleven-event-batch", "fp-wrong-more-available", "fp-discard-all-noop", "fp-discard-all-feeds",
         "fp-stale-complete-advances", "fp-empty-batch-200", "fp-no-auth-check", "fp-tenant-leak",
         "fp-feeds-shared", "fp-problem-json-media-type", "fp-5xx-on-malformed",
-        "fp-batch-not-immutable", "fp-tenant-unbound"}
+        "fp-batch-not-immutable", "fp-tenant-unbound", "fp-reorder-every-other-read"}
     assert all(f.profile == "feed-polling" and f.description for f in FAULTS)
 
 
