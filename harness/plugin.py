@@ -29,6 +29,7 @@ from harness.target import build_target
 from harness.verdicts import ConfigError, Level, Verdict
 
 RUN_KEY = pytest.StashKey[RunSession]()
+DEFAULT_JOBS = 4
 SELECT_KEY = pytest.StashKey[dict[str, Any]]()
 RECORD = "conformance"  # the user_properties key of a scenario's report.json entry
 
@@ -63,12 +64,15 @@ def pytest_configure(config: pytest.Config) -> None:
     selection = {"profiles": settings.pop("profiles", None) or list(profile_names()),
                  "patterns": settings.pop("select", None) or [], "level": level}
     summary = settings.pop("summary", None)
+    jobs = int(settings.pop("jobs", DEFAULT_JOBS))
     run = RunSession(settings=settings, faults=tuple(opt("conformance_reference_fault")),
                      strict=bool(settings.pop("strict", False)), level=level,
                      seed=int(settings.pop("seed", 0)),
                      report_root=Path(settings.pop("report_dir")) if settings.get("report_dir") else None,
                      require=require, expected=expected)
     run.baseline_path, run.summary_path = baseline, summary
+    # pytest-xdist hands items out one by one: there, its workers are the concurrency
+    run.jobs = 1 if is_worker(config) or getattr(config.option, "numprocesses", None) else jobs
     worker_run_id = getattr(config, "workerinput", {}).get("conformance_run_id")
     if worker_run_id or opt("conformance_run_id"):
         run.run_id = worker_run_id or opt("conformance_run_id")
@@ -307,3 +311,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
         run.release_signals()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Start the selected scenarios concurrently (``--jobs``); each item then takes its result."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is None or session.config.option.collectonly:
+        return
+    try:
+        run.prefetch([i.scenario for i in session.items if isinstance(i, ScenarioItem)])
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc

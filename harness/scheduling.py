@@ -1,7 +1,8 @@
 """Run scenarios concurrently: up to ``jobs`` at once, never two that share a resource of the target.
 
 A scenario declares the shared resources it uses (a feed, the callback settings; see
-catalog.Scenario.resources). Waiting on protocol timers dominates a run, so scenarios run in
+catalog.Scenario.resources). ``read:NAME`` uses NAME without changing it: readers of one resource
+may run together, never beside a scenario that uses NAME itself (a writer). Waiting on protocol timers dominates a run, so scenarios run in
 threads (each executor has its own event loop); the dispatcher starts, in catalog order, the first
 waiting scenario whose resources are all free. A stopped scheduler starts nothing new: the
 scenarios it did not start are reported as not run.
@@ -28,8 +29,20 @@ class Job(Generic[T]):
     future: "Future[T]" = field(default_factory=Future)
 
 
+READ = "read:"
+
+
+def split(resources: frozenset[str]) -> tuple[set[str], set[str]]:
+    """(the resources written, the resources only read)."""
+    return ({r for r in resources if not r.startswith(READ)},
+            {r[len(READ):] for r in resources if r.startswith(READ)})
+
+
 def conflicts(a: frozenset[str], b: frozenset[str]) -> bool:
-    return not a.isdisjoint(b)
+    """Whether two scenarios may not run at the same time: one writes what the other uses."""
+    wa, ra = split(a)
+    wb, rb = split(b)
+    return bool(wa & (wb | rb) or wb & ra)
 
 
 class Scheduler(Generic[T]):
@@ -40,7 +53,7 @@ class Scheduler(Generic[T]):
         self._run = run
         self._lock = threading.Condition()
         self._waiting: list[Job[T]] = []
-        self._busy: set[str] = set()
+        self._busy: list[frozenset[str]] = []
         self._running = 0
         self._stopped = False
         self.peak = 0  # the most jobs that ran at once (for the benchmark and the tests)
@@ -64,11 +77,11 @@ class Scheduler(Generic[T]):
         i = 0
         while i < len(self._waiting) and self._running < self.jobs and not self._stopped:
             job = self._waiting[i]
-            if job.resources & self._busy:
+            if any(conflicts(job.resources, other) for other in self._busy):
                 i += 1
                 continue
             self._waiting.pop(i)
-            self._busy |= job.resources
+            self._busy.append(job.resources)
             self._running += 1
             self.peak = max(self.peak, self._running)
             threading.Thread(target=self._work, args=(job,), name=f"scenario-{job.key}", daemon=True).start()
@@ -80,7 +93,7 @@ class Scheduler(Generic[T]):
             job.future.set_exception(exc)
         finally:
             with self._lock:
-                self._busy -= job.resources
+                self._busy.remove(job.resources)
                 self._running -= 1
                 self._dispatch()
                 self._lock.notify_all()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import secrets
 import signal
 import sys
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from harness.options import normalize_timings
 from harness.reporting.report_json import scenario_entry, scenario_meta
 from harness.target import Target, _no_password, build_target, load_config
 from harness.transport.http import TOKEN_BYTES, HttpClient, issued_token
+from harness.scheduling import NotRun, Scheduler
 from harness.transport.receiver import Receiver
 from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
 
@@ -96,9 +99,32 @@ class RunSession:
     _server: Any = None
     _receiver: Receiver | None = None
     _receiver_error: str | None = None
+    jobs: int = 1
+    _scheduler: Scheduler[Result] | None = None
+    _futures: dict[str, "Future[Result]"] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def prefetch(self, scenarios: list[Scenario]) -> None:
+        """Start the selected scenarios now, up to ``jobs`` at once, never two that share a
+        resource of the target; ``run`` then hands each one its result in the usual order."""
+        if self.jobs <= 1 or len(scenarios) < 2:
+            return
+        if self.target is None and self.unreachable is None:
+            self.run_setup()
+        by_id = {s.id: s for s in scenarios}
+        self._scheduler = Scheduler(self.jobs, lambda key: self._execute(by_id[key]))
+        self._futures = self._scheduler.submit_all([(s.id, frozenset(s.resources)) for s in scenarios])
+
+    def stop_scheduling(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
 
     def receiver(self) -> Receiver | None:
         """The run's receiver, started the first time a scenario needs it (None if it cannot bind)."""
+        with self._lock:
+            return self._start_receiver()
+
+    def _start_receiver(self) -> Receiver | None:
         if self._receiver is None and self._receiver_error is None and self.target is not None:
             receiver = Receiver(self.target.receiver_bind, self.target.receiver_url)
             try:
@@ -143,14 +169,31 @@ class RunSession:
         self.target = target
         return target
 
+    def run_setup(self) -> None:
+        try:
+            self.start()
+        except ConfigError:
+            raise
+        except Exception as exc:  # e.g. the bundled server cannot start: ERROR, not FAIL
+            self.unreachable = f"setup failed: {type(exc).__name__}: {exc}"
+
     def run(self, scenario: Scenario) -> Result:
-        if self.target is None and self.unreachable is None:
+        future = self._futures.pop(scenario.id, None)
+        if future is not None:
             try:
-                self.start()
-            except ConfigError:
-                raise
-            except Exception as exc:  # e.g. the bundled server cannot start: ERROR, not FAIL
-                self.unreachable = f"setup failed: {type(exc).__name__}: {exc}"
+                result = future.result()  # a signal interrupts this wait in the main thread
+            except NotRun:
+                result = self._execute(scenario)
+        else:
+            if self.target is None and self.unreachable is None:
+                self.run_setup()
+            result = self._execute(scenario)
+        with self._lock:
+            self.results.append(result)
+        return result
+
+    def _execute(self, scenario: Scenario) -> Result:
+        """One scenario (from any thread): its result, never an exception."""
         if self.target is None or self.unreachable:
             secrets = self.target.secrets if self.target else []
             result = Result(scenario, Verdict.ERROR, self.unreachable or "setup failed", [],
@@ -163,7 +206,6 @@ class RunSession:
             else:
                 result = run_scenario(scenario, self.target, run_id=self.run_id, seed=self.seed,
                                       receiver=receiver)
-        self.results.append(result)
         return result
 
     def record(self, result: Result) -> dict[str, Any]:
@@ -189,6 +231,7 @@ class RunSession:
                      expected=self.expected, stopped=stopped, other_failures=self.other_failures)
 
     def stop(self) -> None:
+        self.stop_scheduling()
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
@@ -217,6 +260,7 @@ class RunSession:
         name = signal.Signals(signum).name
         if self.signal is None and not self.finishing:
             self.signal = name
+            self.stop_scheduling()
             for pid in self.worker_pids:  # pytest-xdist workers: stop their scenarios too
                 try:
                     os.kill(pid, signal.SIGINT)

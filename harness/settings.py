@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("report_dir", {"type": "string", "minLength": 1}, "where reports/<run-id>/ goes (default ./reports)"),
     Setting("max_wait", {"type": "number", "exclusiveMinimum": 0},
             "longest protocol wait a scenario may need, seconds; longer ones are SKIP"),
+    Setting("jobs", {"type": "integer", "minimum": 1, "maximum": 32},
+            "scenarios run at once (default 4); scenarios sharing a resource of the target never overlap"),
     Setting("request_timeout", {"type": "number", "exclusiveMinimum": 0}, "every network step times out after this"),
     Setting("receiver_bind", {"type": "string", "pattern": "^[^\\s:]+:[0-9]{1,5}$"},
             "HOST:PORT the harness's receiver listens on (callbacks, webhooks; default 127.0.0.1:0)"),
@@ -225,6 +227,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             names = ["--tenant"]
         elif s.key == "trusted_origins":
             names = ["--trusted-origin"]
+        elif s.key == "jobs":
+            names = ["-j", "--jobs"]
         parser.add_argument(*names, **kwargs)
 
 

@@ -7,12 +7,13 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.scheduling import NotRun, Scheduler
+from harness.scheduling import NotRun, Scheduler, conflicts
 
 
 
 @settings(max_examples=25, deadline=None)
-@given(resources=st.lists(st.sets(st.sampled_from("abcd"), max_size=2), min_size=1, max_size=10),
+@given(resources=st.lists(st.sets(st.sampled_from(["a", "b", "c", "read:a", "read:b"]), max_size=2),
+                          min_size=1, max_size=10),
        jobs=st.integers(min_value=1, max_value=4))
 def test_never_more_than_n_and_never_two_sharing_a_resource(resources: list[set[str]], jobs: int) -> None:
     spans: dict[str, tuple[float, float]] = {}
@@ -24,10 +25,10 @@ def test_never_more_than_n_and_never_two_sharing_a_resource(resources: list[set[
         with lock:
             active.append(key)
             seen_max[0] = max(seen_max[0], len(active))
-            mine = resources[int(key)]
+            mine = frozenset(resources[int(key)])
             for other in active:
                 if other != key:
-                    assert not (mine & resources[int(other)]), (key, other)
+                    assert not conflicts(mine, frozenset(resources[int(other)])), (key, other)
         start = time.monotonic()
         time.sleep(0.005)
         with lock:
@@ -74,3 +75,10 @@ def test_an_exception_in_a_job_reaches_its_future_and_frees_its_resources() -> N
     with pytest.raises(RuntimeError):
         futures["bad"].result(timeout=10)
     assert futures["good"].result(timeout=10) == "good"
+
+
+def test_readers_share_and_writers_exclude() -> None:
+    r, w = frozenset({"read:settings"}), frozenset({"settings"})
+    assert not conflicts(r, r)
+    assert conflicts(r, w) and conflicts(w, r) and conflicts(w, w)
+    assert not conflicts(frozenset({"feed:a"}), frozenset({"feed:b", "read:settings"}))

@@ -13,8 +13,9 @@ _RETRY = {"type": "object", "additionalProperties": False,
 
 
 def _resources(params: dict[str, Any]) -> tuple[str, ...]:
-    # every callback depends on UC_CALLBACK_SETTINGS (payload shape, template, schedule)
-    return ("callback-settings",)
+    # every callback depends on UC_CALLBACK_SETTINGS (payload shape, template, schedule); the
+    # scenarios that change them through the hook declare `resources: [callback-settings]`
+    return ("read:callback-settings",)
 
 
 PROFILE = Profile(
@@ -43,8 +44,9 @@ PROFILE = Profile(
                "the control hook has PUT {control}/callbacks/settings (docs/callbacks-control.md)"),
         Option("https_only_setting", True, {"type": "boolean"}, "the target has the HTTPS-only setting"),
         Option("template", True, {"type": "boolean"}, "the target supports template payloads"),
-        Option("attempts", 3, {"type": "integer", "minimum": 1, "maximum": 10},
-               "retries the harness sets through the hook for the schedule scenarios"),
+        Option("attempts", 2, {"type": "integer", "minimum": 1, "maximum": 10},
+               "retries the harness sets through the hook for the schedule scenarios (two gaps tell "
+               "constant, linear, squared and doubling apart)"),
     ),
     timers=(
         Timer("retry_interval", 30.0, "CALLBACK_INTERVAL the harness sets through the hook (notes: default 30 s)"),
