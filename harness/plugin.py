@@ -29,7 +29,7 @@ from harness.target import build_target
 from harness.verdicts import ConfigError, Level, Verdict
 
 RUN_KEY = pytest.StashKey[RunSession]()
-DEFAULT_JOBS = 4
+DEFAULT_JOBS = 6
 SELECT_KEY = pytest.StashKey[dict[str, Any]]()
 RECORD = "conformance"  # the user_properties key of a scenario's report.json entry
 

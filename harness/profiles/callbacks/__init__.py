@@ -13,9 +13,11 @@ _RETRY = {"type": "object", "additionalProperties": False,
 
 
 def _resources(params: dict[str, Any]) -> tuple[str, ...]:
-    # every callback depends on UC_CALLBACK_SETTINGS (payload shape, template, schedule); the
-    # scenarios that change them through the hook declare `resources: [callback-settings]`
-    return ("read:callback-settings",)
+    # UC_CALLBACK_SETTINGS, one resource per part a scenario changes through the hook: the
+    # HTTPS rule (every callback URL here is http), the template (the payload), the retries.
+    # A scenario that changes a part writes it (resources: [callbacks.retry, ...] in its file);
+    # the others read the parts they depend on.
+    return ("read:callbacks.https",)
 
 
 PROFILE = Profile(
