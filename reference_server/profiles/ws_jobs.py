@@ -310,7 +310,9 @@ class JobRegistry:
         self._status(job, "EXECUTING")
         n, k = req.run_log_lines, req.app_messages
         # APP_MESSAGE j (1..k) is raised after line round(n*j/(k+1)): one alone comes at half-way
-        due = [round(n * j / (k + 1)) for j in range(1, k + 1)]
+        due: dict[int, list[int]] = {}  # line -> the APP_MESSAGE iterations raised after it
+        for j in range(1, k + 1):
+            due.setdefault(round(n * j / (k + 1)), []).append(j)
         flush_period = max(req.line_interval, MIN_FLUSH_PERIOD)
         for line_no in range(0, n + 1):
             if line_no:
@@ -320,7 +322,7 @@ class JobRegistry:
                 batch_full = 0 < req.batch_lines <= len(job.lines) - job.streamed
                 if line_no == 1 or batch_full or time.monotonic() - job.last_flush >= flush_period:
                     self._flush(job)
-            for iteration in [j + 1 for j, after in enumerate(due) if after == line_no]:
+            for iteration in due.get(line_no, ()):
                 self._flush(job)
                 answer = await self._app_message(job, iteration)
                 if answer == "cancel":
