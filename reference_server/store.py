@@ -12,8 +12,8 @@ store costs; a committed transaction survives the process being killed (kill -9)
 cut. The fsyncs happen when the log is copied into the database (a checkpoint), and that runs in
 a thread of its own (:class:`_Checkpointer`), never on the event loop. The database file is
 created readable by its owner only (0600; SQLite gives its log and shared-memory file the same
-mode). Control-hook idempotency keys are stored with the
-ids they answered, in the same transaction as the events, the newest ``idempotency_keys`` kept.
+mode). Control-hook idempotency keys are stored with the ids they answered, in the same
+transaction as the events, the newest ``idempotency_keys`` kept.
 """
 from __future__ import annotations
 
