@@ -8,14 +8,22 @@
    a fixed 10-event batch (the very bytes of the reference server's first batch) and POST complete
    with 200, for the same number of batches. Prints both rates and the ratio reference/bare.
 
+3. Concurrent emits: --emits control-hook calls of one event each, all sent at once over
+   --connections connections (aiohttp's client); the wall time until the last has answered.
+
 Both servers run in a thread of this process with their own event loop; the client is one
-httpx.Client with keep-alive, so both figures include the same client and GIL costs.
+httpx.Client with keep-alive, so both figures include the same client and GIL costs. With
+--db FILE the reference server keeps its feeds in that SQLite file (deleted before each round and
+at the end) instead of in memory.
 
     .venv/bin/python benchmarks/feed_polling_bench.py [--events 2000] [--rounds 3] [--runs 3] [--no-suite]
+        [--db FILE] [--emits 1000] [--connections 100]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import secrets
 import statistics
 import subprocess
@@ -25,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import aiohttp
 import httpx
 from aiohttp import web
 
@@ -69,21 +78,64 @@ def emit(client: httpx.Client, control_url: str, n: int) -> None:
         sent += count
 
 
-def reference_round(n: int) -> tuple[int, int, float, bytes]:
-    """Emit n events, then drain them; also return the bytes of the first batch."""
+def remove_db(db: str) -> None:
+    for path in (db, db + "-journal", db + "-wal", db + "-shm"):
+        if os.path.exists(path):
+            os.remove(path)
+
+
+@contextmanager
+def reference_server(db: str) -> Iterator[tuple[str, str, str]]:
+    """A fresh reference server (a fresh database file, if db is one): (base, control, token)."""
     token = secrets.token_urlsafe(24)
-    server = start_in_thread(ServerConfig(tokens=(token,)))
+    if db != ":memory:":
+        remove_db(db)
+    server = start_in_thread(ServerConfig(tokens=(token,), db_path=db))
     try:
-        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-            emit(client, server.control_url, n)
-            first = client.get(f"{server.base_url}{BASE}/{FEED}/next")  # a re-read gives the same batch
-            first.raise_for_status()
-            events, batches, seconds = drain(client, server.base_url)
-        if events != n:
-            raise RuntimeError(f"drained {events} events, emitted {n}")
-        return events, batches, seconds, first.content
+        yield server.base_url, server.control_url, token
     finally:
         server.stop()
+        if db != ":memory:":
+            remove_db(db)
+
+
+def reference_round(n: int, db: str) -> tuple[int, int, float, bytes]:
+    """Emit n events, then drain them; also return the bytes of the first batch."""
+    with reference_server(db) as (base_url, control_url, token):
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            emit(client, control_url, n)
+            first = client.get(f"{base_url}{BASE}/{FEED}/next")  # a re-read gives the same batch
+            first.raise_for_status()
+            events, batches, seconds = drain(client, base_url)
+    if events != n:
+        raise RuntimeError(f"drained {events} events, emitted {n}")
+    return events, batches, seconds, first.content
+
+
+def concurrent_emits(emits: int, connections: int, db: str) -> float:
+    """Seconds for `emits` one-event control-hook calls sent at once; all must answer 201.
+
+    The client is aiohttp's (httpx's pool grows quadratically slow with a thousand waiting requests)."""
+    async def post(session: aiohttp.ClientSession, url: str, i: int) -> int:
+        async with session.post(url, json={"events": [{"eventType": "journey:benchmark",
+                                                       "payload": {"i": i}}]}) as r:
+            await r.read()
+            return r.status
+
+    async def run(control_url: str, token: str) -> float:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
+                                         connector=aiohttp.TCPConnector(limit=connections),
+                                         timeout=aiohttp.ClientTimeout(total=300)) as session:
+            url = f"{control_url}/feeds/{FEED}/events"
+            started = time.perf_counter()
+            statuses = await asyncio.gather(*(post(session, url, i) for i in range(emits)))
+            seconds = time.perf_counter() - started
+        if any(status != 201 for status in statuses):
+            raise RuntimeError("an emit was refused")
+        return seconds
+
+    with reference_server(db) as (_, control_url, token):
+        return asyncio.run(run(control_url, token))
 
 
 # -- the bare endpoint ------------------------------------------------------------------------
@@ -126,9 +178,16 @@ def suite_wall_times(runs: int) -> list[tuple[float, int]]:
     return times
 
 
-def best(rounds: int, fn: Callable[[], tuple[int, int, float]]) -> tuple[int, int, float]:
-    """The fastest of several rounds (the least disturbed by the rest of the machine)."""
-    return min((fn() for _ in range(rounds)), key=lambda r: r[2])
+Round = tuple[int, int, float]
+
+
+def best_of_alternating(rounds: int, first: Callable[[], Round],
+                        second: Callable[[], Round]) -> tuple[Round, Round]:
+    """The fastest round of each side (the least disturbed by the rest of the machine), the
+    sides taking turns so that a busy spell on a shared machine does not fall on one side only."""
+    runs = [(first(), second()) for _ in range(rounds)]
+    return (min((a for a, _ in runs), key=lambda r: r[2]),
+            min((b for _, b in runs), key=lambda r: r[2]))
 
 
 def main() -> int:
@@ -137,6 +196,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="drain rounds per server; the best counts (default 3)")
     ap.add_argument("--runs", type=int, default=3, help="suite runs (default 3)")
     ap.add_argument("--no-suite", action="store_true", help="skip the suite wall time")
+    ap.add_argument("--db", default=":memory:", help="the reference server's SQLite file (default: in memory)")
+    ap.add_argument("--emits", type=int, default=1000, help="concurrent one-event emits (default 1000; 0: skip)")
+    ap.add_argument("--connections", type=int, default=100, help="connections the emits share (default 100)")
     args = ap.parse_args()
 
     if not args.no_suite:
@@ -150,18 +212,24 @@ def main() -> int:
 
     def ref() -> tuple[int, int, float]:
         nonlocal first_batch
-        events, batches, seconds, first_batch = reference_round(args.events)
+        events, batches, seconds, first_batch = reference_round(args.events, args.db)
         return events, batches, seconds
 
-    ref_events, ref_batches, ref_s = best(args.rounds, ref)
-    bare_events, bare_batches, bare_s = best(args.rounds, lambda: bare_round(first_batch, ref_batches))
+    batches = args.events // BATCH + (args.events % BATCH > 0)
+    (ref_events, ref_batches, ref_s), (bare_events, bare_batches, bare_s) = best_of_alternating(
+        args.rounds, ref, lambda: bare_round(first_batch, batches))
     ref_rate, bare_rate = ref_events / ref_s, bare_events / bare_s
-    print(f"drain rate, batches of {BATCH}, next + complete, best of {args.rounds}:")
+    store = "in memory" if args.db == ":memory:" else f"in the file {args.db}"
+    print(f"drain rate, batches of {BATCH}, next + complete, best of {args.rounds}, feeds {store}:")
     print(f"  reference server: {ref_events} events in {ref_batches} batches, {ref_s:.3f}s: "
           f"{ref_rate:,.0f} events/s ({ref_batches / ref_s:,.0f} batches/s)")
     print(f"  bare aiohttp:     {bare_events} events in {bare_batches} batches, {bare_s:.3f}s: "
           f"{bare_rate:,.0f} events/s ({bare_batches / bare_s:,.0f} batches/s)")
     print(f"  ratio reference/bare: {ref_rate / bare_rate:.3f}")
+    if args.emits:
+        seconds = concurrent_emits(args.emits, args.connections, args.db)
+        print(f"concurrent emits, feeds {store}: {args.emits} one-event emits over {args.connections} "
+              f"connections in {seconds:.2f}s ({args.emits / seconds:,.0f} emits/s)")
     return 0
 
 

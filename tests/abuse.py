@@ -80,10 +80,10 @@ class ServedProcess:
 
 @contextmanager
 def served(tmp_path: Path, limits: dict[str, Any] | None = None,
-           nofile: tuple[int, int] | None = None) -> Iterator[ServedProcess]:
-    """Start ``python -m tests.abuse`` and wait until it answers."""
+           nofile: tuple[int, int] | None = None, db: str = ":memory:") -> Iterator[ServedProcess]:
+    """Start ``python -m tests.abuse`` (feeds in the SQLite file ``db``) and wait until it answers."""
     port = free_port()
-    spec = json.dumps({"port": port, "limits": limits or {}})
+    spec = json.dumps({"port": port, "limits": limits or {}, "db": db})
     log_path = tmp_path / f"server-{port}.log"
 
     def cap_open_files() -> None:
@@ -220,7 +220,8 @@ def main(argv: list[str]) -> None:
 
     spec = json.loads(argv[0])
     config = ServerConfig(tokens=(TOKEN,), clients={CLIENT_ID: SECRET},
-                          timings=Timings.named("spec"), limits=Limits(**spec["limits"]))
+                          timings=Timings.named("spec"), limits=Limits(**spec["limits"]),
+                          db_path=spec.get("db", ":memory:"))
     serve_forever(config, "127.0.0.1", spec["port"])
 
 

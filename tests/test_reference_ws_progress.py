@@ -208,6 +208,36 @@ async def test_full_job_sequence(api: Api) -> None:
     assert text.headers["content-type"].startswith("text/plain") and len(text.text.splitlines()) == 12
 
 
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_lines_due_at_once_arrive_one_per_frame_and_replay_in_one(
+        api: Api, compression: str | None) -> None:
+    """lineIntervalMs 0: the lines leave together (one write without permessage-deflate) but each
+    in its own frame (runLogBatchLines 1); the replay is one frame of over 64 KiB; frames of the
+    three RFC 6455 length forms arrive intact with and without compression."""
+    token = await api.token()
+    job_id, n = f"at-once-{compression}", 2000
+    async with api.connect(token, compression=compression, max_size=2 ** 22) as ws:
+        r = await api.submit(token, {"id": job_id, "conformanceJob": {
+            "runLogLines": n, "lineIntervalMs": 0, "runLogBatchLines": 1}},
+            ws.response.headers["connection-id"])
+        assert r.status_code == 201
+        msgs = await run_to_end(ws, job_id)
+        await ws.send(json.dumps({"messageType": "SUBSCRIBE", "messagePayload": {"subscriptions": [
+            {"computeJobId": job_id, "executionAttempts": 1, "lastRunLogLine": 0}]}}))
+        current, replay_text, completed = await recv(ws), await ws.recv(), await recv(ws)
+    updates = [payload(m) for m in msgs if m["messageType"] == "RUNLOG_UPDATED"]
+    assert [(u["startLine"], u["endLine"]) for u in updates] == [(i, i) for i in range(1, n + 1)]
+    assert [u["lines"][0] for u in updates] == [f"[{job_id}] run log line {i} of {n}"
+                                                for i in range(1, n + 1)]
+    assert statuses(msgs) == ["QUEUED", "EXECUTING", "COMPLETING", "COMPLETED"]
+    assert current["messageType"] == "CURRENT_JOB_STATUS"
+    assert isinstance(replay_text, str)  # a text frame
+    replay = json.loads(replay_text)
+    assert len(replay_text) > 65535 and payload(replay)["lines"] == [u["lines"][0] for u in updates]
+    assert len(json.dumps(completed, separators=(",", ":"))) < 126
+    assert payload(completed) == {"totalLines": n}
+
+
 async def test_failing_job_and_quiet_run_log(api: Api) -> None:
     token = await api.token()
     async with api.connect(token) as ws:

@@ -11,11 +11,13 @@ import httpx
 import pytest
 
 from reference_server.app import start_in_thread
+from tests import abuse
 from reference_server.config import Limits, ServerConfig
 
 TOKEN = "integrity-token"
 EMIT = "/_control/feeds/journey/events"
 NEXT = "/eventnotifications/v2/journey/next"
+COMPLETE = "/eventnotifications/v2/journey"
 
 
 def client_of(tmp_path: Path, **limits: Any) -> Iterator[httpx.Client]:
@@ -39,14 +41,49 @@ def events(*marks: int) -> dict[str, Any]:
 
 
 def test_the_database_file_is_private(tmp_path: Path) -> None:
+    """The database, and while the server runs its write-ahead log and shared-memory file."""
     old = os.umask(0o022)
     try:
-        for _ in client_of(tmp_path):
-            pass
+        for client in client_of(tmp_path):
+            assert client.post(EMIT, json=events(1)).status_code == 201
+            for name in ("feeds.db-wal", "feeds.db-shm"):
+                mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+                assert mode == 0o600, (name, oct(mode))
     finally:
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "feeds.db").stat().st_mode)
     assert mode == 0o600, oct(mode)
+
+
+def test_a_killed_server_loses_nothing_and_redelivers_nothing(tmp_path: Path) -> None:
+    """kill -9 (no shutdown, no final checkpoint), then a new server on the same file: every
+    answered emit is there, completed batches stay gone, the open batch is unchanged."""
+    db = str(tmp_path / "feeds.db")
+    auth = {"Authorization": f"Bearer {abuse.TOKEN}"}
+    with abuse.served(tmp_path, db=db) as server:
+        with httpx.Client(base_url=server.base, headers=auth, timeout=10.0) as client:
+            emitted: list[str] = []
+            for n in range(30):  # 30 commits of 10 events
+                r = client.post(EMIT, json=events(*range(10 * n, 10 * n + 10)))
+                assert r.status_code == 201, r.text
+                emitted += r.json()["ids"]
+            delivered: list[str] = []
+            for _ in range(12):
+                batch = client.get(NEXT).json()
+                delivered += [e["id"] for e in batch["notifications"]]
+                assert client.post(f"{COMPLETE}/{batch['batchId']}/complete").status_code == 200
+            open_batch = client.get(NEXT).json()
+        server.proc.kill()  # SIGKILL
+        server.proc.wait(10)
+    with abuse.served(tmp_path, db=db) as server:
+        with httpx.Client(base_url=server.base, headers=auth, timeout=10.0) as client:
+            assert client.get(NEXT).json() == open_batch
+            while (r := client.get(NEXT)).status_code == 200:
+                batch = r.json()
+                delivered += [e["id"] for e in batch["notifications"]]
+                assert client.post(f"{COMPLETE}/{batch['batchId']}/complete").status_code == 200
+            assert r.status_code == 204
+    assert delivered == emitted
 
 
 def test_a_retried_emit_answers_the_first_ids_and_stores_nothing(client: httpx.Client) -> None:

@@ -8,8 +8,9 @@ so a callback is not lost when the server restarts between two attempts. The bod
 once, when the execution ends, and stored: every attempt sends the same bytes.
 
 Like reference_server.store, it is synchronous and used from the event loop thread only; each
-public call is one short autocommit statement or transaction. WAL mode lets the feed store share
-the same file.
+public call is one short autocommit statement or transaction. The file is opened as the feed
+store opens it (reference_server.store.open_database: created 0600, WAL mode, which lets the
+two stores share it); the feed store's checkpointer thread copies the log into the file.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+from reference_server.store import open_database
 
 FIRST_RUN_ID = 1005000  # seed 003 shows run ids such as 1005016 and 2303535
 
@@ -58,9 +61,7 @@ class Delivery:
 
 class CallbackStore:
     def __init__(self, path: str = ":memory:") -> None:
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn, _ = open_database(path)
         self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ One :class:`SocketSession` per ``GET /api/compute-job-messages``. Its outbound q
 transport aborted if even the Close frame cannot leave. SUBSCRIBE is bounded per frame and per
 socket (``Limits.subscriptions_per_message`` / ``subscriptions_per_socket``). Timers are precise
 ``call_later`` handles: the idle watchdog counts from the last valid pong (or the opening), the
-token timer fires at the socket's current token expiry. Pongs are ours to check (autoping off):
+token timer fires at the socket's current token expiry. Events that are queued together leave in
+one write (:func:`text_frames`) when the socket has no permessage-deflate; with it, aiohttp
+compresses and sends them one by one. Pongs are ours to check (autoping off):
 RFC 6455 5.5.3 "A Pong frame sent in response to a Ping frame must have identical 'Application
 data' as found in the message body of the Ping frame being replied to."
 """
@@ -15,11 +17,13 @@ import asyncio
 import collections
 import contextlib
 import os
+import struct
 import time
 import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 
 from reference_server.json_bodies import JsonError, loads
 from reference_server.problems import bearer_token, problem
@@ -30,6 +34,25 @@ MAX_FRAME = 64 * 1024  # larger client frames: 1009 (aiohttp's max_msg_size)
 OUTSTANDING_PINGS = 32  # pings whose data a pong may still echo
 CLOSE_TIMEOUT = 2.0  # how long ws.close() waits for the client's Close frame
 POLICY_VIOLATION, UNSUPPORTED_DATA, INTERNAL_ERROR, GOING_AWAY = 1008, 1003, 1011, 1001
+WRITE_BATCH_BYTES = 64 * 1024  # queued events taken together into one write, at least one
+_TEXT_FIN = 0x81  # FIN, opcode 1 (text)
+_LEN1, _LEN2, _LEN3 = struct.Struct("!BB").pack, struct.Struct("!BBH").pack, struct.Struct("!BBQ").pack
+
+
+def text_frames(texts: list[str]) -> bytes:
+    """The texts as unfragmented, unmasked (server-to-client) text frames, RFC 6455 5.2."""
+    parts: list[bytes] = []
+    for text in texts:
+        data = text.encode()
+        size = len(data)
+        if size < 126:
+            parts.append(_LEN1(_TEXT_FIN, size))
+        elif size < 65536:
+            parts.append(_LEN2(_TEXT_FIN, 126, size))
+        else:
+            parts.append(_LEN3(_TEXT_FIN, 127, size))
+        parts.append(data)
+    return b"".join(parts)
 
 
 def _is_int(value: Any) -> bool:
@@ -49,7 +72,8 @@ class SocketSession:
         self._registry = registry
         self._config = registry.config
         self._transport = transport
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queue: collections.deque[str] = collections.deque()
+        self._queued = asyncio.Event()  # set when the queue may hold something
         self._queued_bytes = 0
         self._subscribed: set[str] = set()  # job ids named in this socket's SUBSCRIBEs
         self._closing = False
@@ -78,7 +102,8 @@ class SocketSession:
             self.close(POLICY_VIOLATION, f"client too slow: over {limit} bytes of events unread")
             return
         self._queued_bytes += len(text)
-        self._queue.put_nowait(text)
+        self._queue.append(text)
+        self._queued.set()
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake now (from a timer, a frame handler or the server)."""
@@ -98,11 +123,11 @@ class SocketSession:
             self._transport.abort()
 
     # --- lifetime -------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Serve the socket until it closes; the caller has prepared the response."""
+    async def run(self, stream: AbstractStreamWriter) -> None:
+        """Serve the socket until it closes; ``stream`` is what preparing the response gave."""
         loop = asyncio.get_running_loop()
         self._last_pong = time.monotonic()
-        self._tasks.append(loop.create_task(self._sender()))
+        self._tasks.append(loop.create_task(self._sender(stream)))
         if not self._fault("ws-no-pings"):
             self._tasks.append(loop.create_task(self._pinger()))
         self._schedule_idle()
@@ -134,16 +159,35 @@ class SocketSession:
                 with contextlib.suppress(Exception):
                     await self._ws.close()
 
-    async def _sender(self) -> None:
+    async def _sender(self, stream: AbstractStreamWriter) -> None:
         while True:
-            text = await self._queue.get()
-            self._queued_bytes -= len(text)
+            if not self._queue:
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            texts = [self._queue.popleft()]
+            size = len(texts[0])
+            while size < WRITE_BATCH_BYTES and self._queue:
+                texts.append(self._queue.popleft())
+                size += len(texts[-1])
+            self._queued_bytes -= size
             if not self.open:
                 return
             try:
-                await self._ws.send_str(text)
+                await self._send(texts, stream)
             except Exception:  # the transport went away: events are dropped from now on
                 return
+
+    async def _send(self, texts: list[str], stream: AbstractStreamWriter) -> None:
+        transport = self._transport
+        if self._ws.compress or transport is None:
+            for text in texts:  # aiohttp's compressor keeps its context from message to message
+                await self._ws.send_str(text)
+            return
+        if transport.is_closing():
+            raise ConnectionResetError("the transport is closing")
+        transport.write(text_frames(texts))
+        await stream.drain()  # waits while the transport's buffer is over its high-water mark
 
     async def _pinger(self) -> None:
         while True:
@@ -283,9 +327,9 @@ async def handle_socket(request: web.Request, registry: JobRegistry) -> web.Stre
     session = SocketSession(ws, request.transport, connection_id, registry, token, expiry)
     registry.socket_opened(session)  # before the 101 leaves: a submission may follow at once
     try:
-        await ws.prepare(request)
+        stream = await ws.prepare(request)
     except BaseException:
         registry.socket_closed(session)
         raise
-    await session.run()
+    await session.run(stream)
     return ws
