@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test serve clean
+.PHONY: run test test-slow serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ run: $(STAMP)
 	$(VENV)/bin/conformance run
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2
+	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
+
+# the slow tier: the exact kill matrix, the SHOULD sweep, the wheel install (CI runs it too)
+test-slow: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2 -m slow
 
 serve: $(STAMP)
 	$(VENV)/bin/conformance serve --timings fast
