@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,9 @@ def resolve_settings(config_file: str | None, overrides: dict[str, Any]) -> dict
     return settings
 
 
+DEFAULT_RUN_BUDGET = 3600.0  # seconds: a whole run's bound; the scenarios left then are ERROR
+
+
 @dataclass
 class RunSession:
     settings: dict[str, Any]
@@ -103,6 +106,7 @@ class RunSession:
     _scheduler: Scheduler[Result] | None = None
     _futures: dict[str, "Future[Result]"] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _t0: float = field(default_factory=time.monotonic)
 
     def prefetch(self, scenarios: list[Scenario]) -> None:
         """Start the selected scenarios now, up to ``jobs`` at once, never two that share a
@@ -178,19 +182,45 @@ class RunSession:
             self.unreachable = f"setup failed: {type(exc).__name__}: {exc}"
 
     def run(self, scenario: Scenario) -> Result:
+        """One scenario's result, within its bound whatever happens inside it, and not started
+        once the run's budget is spent (then an ERROR saying so)."""
+        if self.target is None and self.unreachable is None:
+            self.run_setup()
         future = self._futures.pop(scenario.id, None)
-        if future is not None:
-            try:
-                result = future.result()  # a signal interrupts this wait in the main thread
-            except NotRun:
-                result = self._execute(scenario)
-        else:
-            if self.target is None and self.unreachable is None:
-                self.run_setup()
-            result = self._execute(scenario)
+        if future is None and self.budget_left() > 0:
+            future = Future()
+            threading.Thread(target=lambda f=future: f.set_result(self._execute(scenario)),
+                             name=f"scenario-{scenario.id}", daemon=True).start()
+        bound = self.scenario_bound()
+        try:
+            if future is None:
+                raise NotRun(scenario.id)
+            result = future.result(timeout=bound)  # a signal interrupts this wait in the main thread
+        except NotRun:
+            result = self._error(scenario, f"not run: the run budget of {self.run_budget():g}s is spent")
+        except FutureTimeout:  # the scenario's thread is abandoned (a daemon); its socket timeouts end it
+            result = self._error(scenario, f"the scenario did not end within its bound of {bound:g}s "
+                                           "(max_wait + 10 x request_timeout + 10 s): abandoned")
         with self._lock:
             self.results.append(result)
+        if self.budget_left() <= 0:
+            self.stop_scheduling()
         return result
+
+    def run_budget(self) -> float:
+        return float(self.settings.get("run_budget") or DEFAULT_RUN_BUDGET)
+
+    def budget_left(self) -> float:
+        return self.run_budget() - (time.monotonic() - self._t0)
+
+    def scenario_bound(self) -> float:
+        t = self.target
+        return (t.max_wait + 10 * t.request_timeout if t else 60.0) + 10.0
+
+    def _error(self, scenario: Scenario, reason: str) -> Result:
+        secrets = self.target.secrets if self.target else []
+        return Result(scenario, Verdict.ERROR, reason, [], Evidence(Redactor(secrets)),
+                      time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
 
     def _execute(self, scenario: Scenario) -> Result:
         """One scenario (from any thread): its result, never an exception."""
