@@ -90,6 +90,9 @@ def test_fault_exits_1(tmp_path: Path) -> None:
     failure = report["scenarios"][0]["failure"] or report["scenarios"][1]["failure"]
     assert failure and "expected" in failure and "observed" in failure
     assert report["target"]["faults"] == ["fp-discard-all-noop"]
+    # the summary wraps the reason (never cut mid-word) and shows what was observed in a FAIL's line
+    summary = proc.stdout[proc.stdout.index("conformance summary"):]
+    assert "after discardAll, next answers 204" in summary and "observed: 200" in summary
 
 
 def test_default_report_dir_is_reports_in_the_cwd(tmp_path: Path) -> None:

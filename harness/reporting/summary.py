@@ -5,10 +5,14 @@ in the Markdown is escaped so it cannot break a table or inject markup.
 """
 from __future__ import annotations
 
+import json
 import os
+import textwrap
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from harness.textsafe import printable
 
 from harness.outcome import NOT_APPLICABLE, NOT_RUN, NOT_TESTED
 from harness.reporting.texts import OUTCOME_TEXT
@@ -16,14 +20,28 @@ from harness.reporting.texts import OUTCOME_TEXT
 _SHOWN = {"known": "known", "not tested": "untested", "not applicable": "n/a"}
 
 
-def _line(entry: dict[str, Any], width: int) -> str:
+def _line(entry: dict[str, Any], width: int, columns: int = 120) -> list[str]:
+    """One scenario: its verdict line, then (not for a PASS) the reason wrapped, never cut, and for
+    a FAIL what was observed. Target text is shown with its control characters escaped."""
     verdict = entry.get("verdict", "NOT RUN")
     note = _SHOWN.get(str(entry.get("outcome")), "")
     if (entry.get("baseline") or {}).get("stale"):
         note = "stale"
-    reason = "" if verdict == "PASS" else " ".join(str(entry.get("reason_raw") or entry.get("reason", "")).split())
     duration = f"{float(entry['duration_s']):6.2f}s" if "duration_s" in entry else "      -"
-    return f"{entry['id']:<{width}}  {verdict:<7}  {entry.get('level', ''):<6}  {duration}  {note:<8}  {reason[:100]}".rstrip()
+    lines = [printable(f"{entry['id']:<{width}}  {verdict:<7}  {entry.get('level', ''):<6}  {duration}  {note}").rstrip()]
+    if verdict == "PASS":
+        return lines
+    indent = " " * 4
+    reason = " ".join(str(entry.get("reason_raw") or entry.get("reason", "")).split())
+    failure = entry.get("failure") or {}
+    if reason:
+        lines += textwrap.wrap(printable(reason), columns, initial_indent=indent, subsequent_indent=indent)
+    if verdict in ("FAIL", "WARN") and "observed" in failure:
+        observed = json.dumps(failure.get("observed"), ensure_ascii=False, default=str)
+        observed = observed if len(observed) <= 600 else observed[:600] + " ..."
+        lines += textwrap.wrap(printable(f"observed: {observed}"), columns, initial_indent=indent,
+                               subsequent_indent=indent + "  ")
+    return lines
 
 
 def coverage_lines(report: dict[str, Any]) -> list[str]:
@@ -45,8 +63,11 @@ def terminal_summary(tr: Any, report: dict[str, Any], out: Path | None, written:
     run, summary = report["run"], report.get("summary") or {}
     tr.section("conformance summary")
     width = max((len(e["id"]) for e in entries), default=10)
+    writer = getattr(tr, "_tw", None)
+    columns = max(60, int(getattr(writer, "fullwidth", 124)) - 4)
     for entry in entries:
-        tr.write_line(_line(entry, width))
+        for line in _line(entry, width, columns):
+            tr.write_line(line)
     counts = "  ".join(f"{v}: {summary.get(v, 0)}" for v in ("PASS", "FAIL", "WARN", "SKIP", "ERROR"))
     tr.write_line(counts + (f"  not run: {summary['not_run']}" if summary.get("not_run") else ""))
     tr.write_line("coverage:")
