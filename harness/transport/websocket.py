@@ -29,6 +29,7 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus, PayloadTooBig
 from websockets.frames import Close, Frame, Opcode
 
+from harness.progress import waiting
 from harness.evidence import Evidence
 from harness.strictjson import InvalidJson, strict_json
 from harness.verdicts import TargetUnreachable
@@ -336,7 +337,8 @@ class ProgressSocket:
         if self.closed is None:
             return None
         try:
-            return await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+            with waiting(f"socket {self.name}: open or closed by the target", timeout):
+                return await asyncio.wait_for(asyncio.shield(self.closed), timeout)
         except asyncio.TimeoutError:
             return None
 

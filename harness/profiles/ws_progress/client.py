@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from harness.evidence import Redactor
+from harness.progress import waiting
 from harness.runner import Context
 from harness.transport.http import TOKEN_BYTES, issued_token, json_body, valid_token
 from harness.transport.websocket import HandshakeRefused, PingMode, ProgressSocket
@@ -273,6 +274,10 @@ class WsClient:
         """Messages of a job until its terminal status (or timeout); answers APP_MESSAGEs if asked
         (``answer`` False answers with interruptSolve: true)."""
         limit = timeout if timeout is not None else float(self.ctx.option("job_timeout"))
+        with waiting(f"job {job_id} to end on socket {sock.name}", limit):
+            return await self._collect(sock, job_id, limit, answer)
+
+    async def _collect(self, sock: ProgressSocket, job_id: str, limit: float, answer: bool | None) -> list[Any]:
         deadline = time.monotonic() + limit
         got: list[Any] = []
         while (left := deadline - time.monotonic()) > 0:
