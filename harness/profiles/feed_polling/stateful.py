@@ -84,7 +84,7 @@ def machine_for(ctx: Context, feed: str, runs: list[Evidence], clock: Clock,
             self.step("start: empty the feed")
             self.fc.empty(feed)
 
-        @rule(n=st.integers(min_value=1, max_value=6))
+        @rule(n=st.integers(min_value=1, max_value=12))  # over 10 at once: the batch limit is met early
         def emit(self, n: int) -> None:
             self.step(f"emit {n} event(s)")
             self.pending += self.fc.emit(feed, n)
