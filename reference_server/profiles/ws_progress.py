@@ -168,7 +168,7 @@ async def _multipart_body(request: web.Request) -> tuple[Any, web.Response | Non
                 if len(data) > MAX_JOB_REQUEST:
                     return None, problem(413, f"the {MULTIPART_PART} part is larger than {MAX_JOB_REQUEST} bytes")
             return loads(bytes(data), _registry(request).config.limits.json_depth), None
-    except (ValueError, AssertionError, UnicodeDecodeError, JsonError):
+    except Exception:  # whatever aiohttp's multipart reader or the JSON parser refuses: the client's 400
         return None, problem(400, f"a malformed multipart body, or a {MULTIPART_PART} part that is not JSON")
     return None, problem(422, f"a multipart submission needs a {MULTIPART_PART} part (the job request as JSON)")
 
@@ -295,9 +295,10 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": job_request_schema()},
-                "multipart/form-data": {"schema": {"type": "object", "required": [MULTIPART_PART], "properties": {
-                    MULTIPART_PART: {"type": "string", "contentMediaType": "application/json",
-                                     "contentSchema": job_request_schema()}}}}}},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": [MULTIPART_PART], "additionalProperties": False,
+                               "properties": {MULTIPART_PART: job_request_schema()}},
+                    "encoding": {MULTIPART_PART: {"contentType": "application/json"}}}}},
             "responses": {"200": {"description": "submitted", "content": job_json},
                           "201": {"description": "submitted (Location header)", "content": job_json},
                           **_problem_responses(400, 401, 409, 413, 415, 422)}}},
