@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from harness.profiles.ws_progress.runlog import contiguity_problems
 from harness.profiles.ws_progress.client import (TERMINAL, WsClient, is_status, message_types, payload, run_log,
                                                  statuses)
 from harness.profiles.ws_progress.subscribe import stream_until
@@ -111,18 +112,10 @@ async def runlog(ctx: Context) -> None:
         sock = await ws.open("runlog")
         job_id, messages = await ws.job(sock, ctx.params.get("job", "short"))
         ranges = run_log(messages)
-        expected_next, problems = 1, []
-        for r in ranges:
-            start, end, lines = r.get("startLine"), r.get("endLine"), r.get("lines") or []
-            if start != expected_next:
-                problems.append(f"range {start}-{end} after line {expected_next - 1}")
-            if isinstance(start, int) and isinstance(end, int) and end - start + 1 != len(lines):
-                problems.append(f"range {start}-{end} carries {len(lines)} lines")
-            expected_next = (end if isinstance(end, int) else expected_next) + 1
+        problems, delivered = contiguity_problems(ranges)
         ctx.check("runlog-contiguous", bool(ranges) and not problems,
                   "run-log ranges are contiguous from line 1, without gaps or overlaps",
                   expected="1..n in order", observed=problems or f"{len(ranges)} ranges")
-        delivered = expected_next - 1
         totals = [payload(m).get("totalLines") for m in messages
                   if isinstance(m, dict) and m.get("messageType") == "RUNLOG_COMPLETED"]
         ctx.equal("runlog-completed-total", [delivered], totals,

@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any
 
+from harness.profiles.ws_progress.runlog import contiguity_problems
 from harness.profiles.ws_progress.client import TERMINAL, WsClient, message_types, payload, run_log, statuses, send_required
 from harness.runner import Context, executor
 from harness.transport.websocket import ProgressSocket
@@ -39,11 +40,8 @@ async def stream_until(ws: WsClient, sock: ProgressSocket, job_id: str, lines: i
 
 
 def contiguous_from(first_line: int, ranges: list[dict[str, Any]]) -> tuple[bool, list[Any]]:
-    lines = [(r.get("startLine"), r.get("endLine")) for r in ranges]
-    numbers = [(s, e) for s, e in lines if isinstance(s, int) and isinstance(e, int)]
-    ok = bool(numbers) and len(numbers) == len(lines) and numbers[0][0] == first_line and \
-        all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:]))
-    return ok, lines
+    problems, _ = contiguity_problems(ranges, first_line)
+    return bool(ranges) and not problems, [(r.get("startLine"), r.get("endLine")) for r in ranges]
 
 
 @executor("ws-progress.subscribe-replay")
