@@ -57,3 +57,12 @@ def test_the_run_budget_turns_the_rest_into_errors_and_the_reports_are_written(t
     verdicts = {s["id"]: (s["verdict"], s["reason"]) for s in report["scenarios"]}
     assert verdicts["fp-stateful-model"][0] == "PASS"
     assert verdicts["ws-token-issue"][0] == "ERROR" and "run budget" in verdicts["ws-token-issue"][1]
+
+
+def test_a_run_leaves_nothing_of_hypothesis_in_the_current_folder(tmp_path: Path) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "-q", "fp-stateful-model",
+                           "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=180, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list(cwd.iterdir()) == []

@@ -92,6 +92,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"conformance: --report-dir {root}: cannot create: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     argv, env = pytest_args(args, out, run_id)
+    # Hypothesis keeps its files (with absolute source paths) in the run's report folder, not in
+    # the user's current folder
+    env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+                   or str((out / ".hypothesis").resolve()))
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     received: list[str] = []
