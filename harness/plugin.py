@@ -9,6 +9,8 @@ pytest's junitxml does; a scenario selected but never reported did not run.
 """
 from __future__ import annotations
 
+import os
+
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,7 +22,7 @@ from harness.catalog import CatalogError, Scenario, catalog, load_file, select
 from harness.outcome import Requirement
 from harness.profile import profile_names
 from harness.reporting.allure_labels import decorate
-from harness.reporting.report_json import build_report, scenario_meta, write_reports
+from harness.reporting.report_json import build_report, scenario_meta, write_report, write_reports
 from harness.reporting.summary import terminal_summary
 from harness.runner import Result
 from harness.session import RunSession, resolve_settings
@@ -249,6 +251,7 @@ class Controller:
         for key, value in report.user_properties:
             if key == RECORD:
                 self.run.add_record(json.loads(str(value)))
+                write_progress(self.run)
         if report.failed and report.nodeid not in self.run.scenario_nodes:
             self.run.other_failures += 1
 
@@ -290,6 +293,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.link_latest()
     run.report = report
     session.exitstatus = judgement.exit_code
+
+
+def write_progress(run: RunSession) -> None:
+    """report.json as it stands after each scenario (``run.in_progress``), so a run killed from
+    outside still leaves a report of what it did; the end of the run overwrites it."""
+    out = run.report_dir()
+    if out is None or run.finishing:
+        return
+    report = build_report(run.judge(), run.target_described or _target_from_settings(run), run_id=run.run_id,
+                          started=run.started, strict=run.strict, level=str(run.level), seed=run.seed,
+                          require=[r.text for r in run.require], baseline=run.baseline_path,
+                          profiles=sorted({m["profile"] for m in run.selected}), in_progress=True)
+    tmp = out / "report.json.part"
+    write_report(report, tmp)
+    os.replace(tmp, out / "report.json")
 
 
 def _target_from_settings(run: RunSession) -> dict[str, Any] | None:

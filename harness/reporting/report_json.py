@@ -98,7 +98,7 @@ def _iso(moment: float) -> str:
 def build_report(judgement: Judgement, target: dict[str, Any] | None, *, run_id: str, started: float,
                  strict: bool, level: str, seed: int, signal: str | None = None,
                  require: list[str] | None = None, baseline: str | None = None,
-                 profiles: list[str] | None = None) -> dict[str, Any]:
+                 profiles: list[str] | None = None, in_progress: bool = False) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     report: dict[str, Any] = {
         "tool": {"name": "progress-conformance", "version": __version__},
@@ -107,7 +107,7 @@ def build_report(judgement: Judgement, target: dict[str, Any] | None, *, run_id:
             "duration_s": round(now.timestamp() - started, 3),
             "exit_code": judgement.exit_code, "exit_meaning": EXIT_CODES[judgement.exit_code],
             "exit_reasons": judgement.reasons,
-            "interrupted": signal is not None, "signal": signal,
+            "interrupted": signal is not None, "signal": signal, "in_progress": in_progress,
             "strict": strict, "level": level, "seed": seed,
             "profiles": list(profiles or []), "require": list(require or []), "baseline": baseline,
         },
