@@ -280,8 +280,12 @@ def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", see
         verdict, reason = Verdict.ERROR, f"scenario did not finish within {limit:g}s"
     except Exception as exc:  # a harness bug must surface as ERROR, never as PASS or FAIL
         verdict = Verdict.ERROR
-        reason = ctx.evidence.redactor.text(f"harness error: {type(exc).__name__}: {exc}")
-        ctx.evidence.attach("traceback", traceback.format_exc())
+        reason = f"harness error: {type(exc).__name__}"
+        try:  # describing the error may fail too (a MemoryError again): the verdict stands
+            reason = ctx.evidence.redactor.text_bounded(f"harness error: {type(exc).__name__}: {exc}", 2000)
+            ctx.evidence.attach("traceback", traceback.format_exc(limit=20))
+        except Exception:
+            pass
     finally:
         ctx.close()
     failed = [c for c in ctx.checks if not c.passed]

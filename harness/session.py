@@ -189,7 +189,7 @@ class RunSession:
         future = self._futures.pop(scenario.id, None)
         if future is None and self.budget_left() > 0:
             future = Future()
-            threading.Thread(target=lambda f=future: f.set_result(self._execute(scenario)),
+            threading.Thread(target=self._execute_into, args=(scenario, future),
                              name=f"scenario-{scenario.id}", daemon=True).start()
         bound = self.scenario_bound()
         try:
@@ -201,11 +201,22 @@ class RunSession:
         except FutureTimeout:  # the scenario's thread is abandoned (a daemon); its socket timeouts end it
             result = self._error(scenario, f"the scenario did not end within its bound of {bound:g}s "
                                            "(max_wait + 10 x request_timeout + 10 s): abandoned")
+        except Exception as exc:  # escaped the runner in a concurrent run: still a verdict
+            result = self._error(scenario, f"harness error: {type(exc).__name__}")
         with self._lock:
             self.results.append(result)
         if self.budget_left() <= 0:
             self.stop_scheduling()
         return result
+
+    def _execute_into(self, scenario: Scenario, future: "Future[Result]") -> None:
+        """Whatever happens, the scenario gets a verdict: an error escaping the runner (even
+        while it described another error) is an ERROR, not a scenario missing from the reports."""
+        try:
+            result = self._execute(scenario)
+        except BaseException as exc:
+            result = self._error(scenario, f"harness error: {type(exc).__name__}")
+        future.set_result(result)
 
     def run_budget(self) -> float:
         return float(self.settings.get("run_budget") or DEFAULT_RUN_BUDGET)

@@ -66,3 +66,27 @@ def test_a_run_leaves_nothing_of_hypothesis_in_the_current_folder(tmp_path: Path
                            "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=180, cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list(cwd.iterdir()) == []
+
+
+@executor("test.raises-memory-error")
+def _oom(ctx: Context) -> None:
+    raise MemoryError()
+
+
+def test_a_crash_while_describing_a_crash_still_gives_a_verdict(answers: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crash handler can crash (traceback.format_exc raising MemoryError again): the scenario
+    still appears with an ERROR, never goes missing from the reports."""
+    import traceback
+
+    def fails(*args: object, **kwargs: object) -> str:
+        raise MemoryError()
+
+    monkeypatch.setattr(traceback, "format_exc", fails)
+    scenario = Scenario(id="t-oom", title="an executor that runs out of memory", profile="feed-polling",
+                        level=Level.MUST, requirement="testing", source=Source("protocol-notes.md", "a clause here"),
+                        kind="test.raises-memory-error", path=Path("x.yaml"))
+    run = RunSession(settings={"target": answers})
+    result = run.run(scenario)
+    run.stop()
+    assert result.verdict is Verdict.ERROR and "MemoryError" in result.reason
+    assert [r.scenario.id for r in run.results] == ["t-oom"]

@@ -15,6 +15,7 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from harness.evidence import Evidence
+from harness.progress import waiting
 from harness.profiles.feed_polling.feed import FeedClient, parse_batch
 from harness.runner import Context, executor
 from harness.transport.http import HttpClient
@@ -163,7 +164,8 @@ def stateful(ctx: Context) -> None:
     failure: ModelMismatch | None = None
     flaky = False
     try:
-        with with_reporter(report.append):
+        with with_reporter(report.append), waiting("random feed sequences against the model",
+                                                   float(ctx.option("stateful_seconds"))):
             run_state_machine_as_test(machine, settings=conf)
     except ModelMismatch as exc:
         failure = exc
