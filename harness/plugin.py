@@ -10,6 +10,7 @@ pytest's junitxml does; a scenario selected but never reported did not run.
 from __future__ import annotations
 
 import os
+import sys
 
 import json
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Iterator
 import pytest
 
 from harness.baseline import check_ids, load_baseline
+from harness import progress
 from harness.catalog import CatalogError, Scenario, catalog, load_file, select
 from harness.outcome import Requirement
 from harness.profile import profile_names
@@ -82,6 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SELECT_KEY] = selection
     if not is_worker(config):
         config.pluginmanager.register(Controller(config), "conformance-controller")
+        progress.install(progress.reporter_for(sys.stdout))
 
 
 def _is_scenario_file(path: Path) -> bool:
@@ -326,6 +329,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    progress.install(None)
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
         run.release_signals()

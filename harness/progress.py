@@ -80,11 +80,13 @@ class LiveReporter:
         self._active = 0
 
     def begin(self, scenario: str, what: str, at_most: float) -> object:
+        from rich.markup import escape
         with self._lock:
             if self._active == 0:
+                self.progress.console.file.write("\n")  # keep the runner's unfinished line above the display
                 self.progress.start()
             self._active += 1
-            return self.progress.add_task(printable(f"[{scenario}] {what}"), total=None,
+            return self.progress.add_task(escape(printable(f"[{scenario}] {what}")), total=None,
                                           at_most=f"{at_most:.1f}s", start=True)
 
     def end(self, token: object) -> None:

@@ -53,7 +53,8 @@ def pytest_args(args: argparse.Namespace, out: Path, run_id: str) -> tuple[list[
     argv = [str(scenarios_dir()), "-c", str(ini), "--rootdir", str(scenarios_dir().parent),
             "-p", "no:cacheprovider", "--alluredir", str(out / "allure-results"), f"--conformance-run-id={run_id}",
             f"--conformance-report-dir={out.parent}", "-rfE",
-            "-q" if args.quiet else "-v", "--no-header", "--tb=short"]
+            "-q" if args.quiet else "-v", "--no-header", "--tb=short",
+            "--capture=no"]  # scenarios print nothing; live progress of long waits goes to the terminal
     from harness.cli import plugin_registered
     if not plugin_registered():
         argv += ["-p", "harness.plugin"]
