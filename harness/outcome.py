@@ -43,6 +43,9 @@ UNTESTED: tuple[tuple[str, str], ...] = (
     ("needs a client id and secret", "credentials"),
     ("over --max-wait", "max_wait"),
     ("needs the callback settings hook", "control"),
+    ("needs a token per tenant", "tenant_tokens"),
+    ("needs two declared clients", "clients"),
+    ("declares no bearer token", "token"),
 )
 NOT_TESTED, NOT_APPLICABLE, NOT_RUN, ERROR = "not tested", "not applicable", "not run", "error"
 BASELINE_VERDICTS = ("FAIL", "WARN", "ERROR")

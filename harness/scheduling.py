@@ -46,11 +46,12 @@ def conflicts(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 class Scheduler(Generic[T]):
-    def __init__(self, jobs: int, run: Callable[[str], T]) -> None:
+    def __init__(self, jobs: int, run: Callable[[str], T], may_start: Callable[[], bool] = lambda: True) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
         self._run = run
+        self._may_start = may_start  # e.g. the run budget is not spent
         self._lock = threading.Condition()
         self._waiting: list[Job[T]] = []
         self._busy: list[frozenset[str]] = []
@@ -74,6 +75,12 @@ class Scheduler(Generic[T]):
             self._waiting.clear()
 
     def _dispatch(self) -> None:  # holds the lock
+        if self._waiting and not self._stopped and not self._may_start():
+            self._stopped = True
+            for job in self._waiting:
+                job.future.set_exception(NotRun(job.key))
+            self._waiting.clear()
+            return
         i = 0
         while i < len(self._waiting) and self._running < self.jobs and not self._stopped:
             job = self._waiting[i]

@@ -116,7 +116,8 @@ class RunSession:
         if self.target is None and self.unreachable is None:
             self.run_setup()
         by_id = {s.id: s for s in scenarios}
-        self._scheduler = Scheduler(self.jobs, lambda key: self._execute(by_id[key]))
+        self._scheduler = Scheduler(self.jobs, lambda key: self._execute(by_id[key]),
+                                    may_start=lambda: self.budget_left() > 0)
         self._futures = self._scheduler.submit_all([(s.id, frozenset(s.resources)) for s in scenarios])
 
     def stop_scheduling(self) -> None:

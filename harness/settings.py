@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from urllib.parse import urlsplit
+
+from harness.redaction import redact_userinfo
 from harness.verdicts import ConfigError
 
 LEVELS = ["MUST", "SHOULD", "MAY"]
@@ -162,10 +166,44 @@ def _allowed(error: Any) -> str:
     return ""
 
 
+def _not_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinite number (JSON Schema's bounds let NaN through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := _not_finite(v, f"{path}.{k}" if path else str(k)))), None)
+    if isinstance(value, list):
+        return next((p for i, v in enumerate(value) if (p := _not_finite(v, f"{path}.{i}"))), None)
+    return None
+
+
+def _check_values(data: dict[str, Any], origin: str) -> None:
+    bad = _not_finite(data, "")
+    if bad:
+        raise ConfigError(f"{origin}: setting {bad}: must be a finite number")
+    for key in ("target", "control", "token_url", "receiver_url", "trusted_origins"):
+        value = data.get(key)
+        for url in value if isinstance(value, list) else [value]:
+            if not isinstance(url, str):
+                continue
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018  (raises on a port that is not a number in range)
+            except ValueError:
+                raise ConfigError(f"{origin}: setting {key}: {redact_userinfo(url)!r} is not a valid URL") from None
+            if parts.password is not None and key != "receiver_url":
+                raise ConfigError(f"{origin}: setting {key}: a user:password in the URL is not supported "
+                                  "(it would replace the bearer token); give credentials with --token or the client settings")
+    bind = data.get("receiver_bind")
+    if isinstance(bind, str) and bind.rpartition(":")[2].isdigit() and not 0 <= int(bind.rpartition(":")[2]) <= 65535:
+        raise ConfigError(f"{origin}: setting receiver_bind: port must be 0..65535")
+
+
 def validate_settings(data: dict[str, Any], origin: str) -> None:
     """Raise ConfigError naming the first bad setting and what is allowed; never echo a secret."""
     errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if not errors:
+        _check_values(data, origin)
         return
     e = errors[0]
     path = ".".join(str(p) for p in e.absolute_path) or "(top level)"
@@ -176,7 +214,7 @@ def validate_settings(data: dict[str, Any], origin: str) -> None:
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
         path, message = (f"{path}.{extra[0]}" if path != "(top level)" else extra[0]), "unknown setting"
     else:
-        message = e.message if len(e.message) <= 200 else e.message[:200] + "..."
+        message = redact_userinfo(e.message if len(e.message) <= 200 else e.message[:200] + "...")
     raise ConfigError(f"{origin}: setting {path}: {message}{_allowed(e)}")
 
 

@@ -16,8 +16,11 @@ from harness.verdicts import ConfigError
 
 def origin(url: str) -> str:
     """scheme://host:port of a URL (the default port made explicit), lower-cased."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:  # a URL a target handed out that does not parse: trusted by no one
+        return "invalid:"
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 

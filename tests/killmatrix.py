@@ -50,8 +50,16 @@ def run_profile(profile: str, faults: tuple[str, ...] = (), *, only: set[str] | 
 
 
 def load_matrix() -> dict[str, dict[str, list[str]]]:
+    """The cells each fault must make fail. A cell written ``id?`` is one the seeded stateful
+    model meets on some runs and not on others: allowed either way, required by no test."""
     data = yaml.safe_load(MATRIX_FILE.read_text(encoding="utf-8"))
-    return {profile: {fault: sorted(ids) for fault, ids in faults.items()}
+    return {profile: {fault: sorted(i for i in ids if not i.endswith("?")) for fault, ids in faults.items()}
+            for profile, faults in data.items()}
+
+
+def optional_cells() -> dict[str, dict[str, set[str]]]:
+    data = yaml.safe_load(MATRIX_FILE.read_text(encoding="utf-8"))
+    return {profile: {fault: {i[:-1] for i in ids if i.endswith("?")} for fault, ids in faults.items()}
             for profile, faults in data.items()}
 
 

@@ -82,3 +82,18 @@ def test_readers_share_and_writers_exclude() -> None:
     assert not conflicts(r, r)
     assert conflicts(r, w) and conflicts(w, r) and conflicts(w, w)
     assert not conflicts(frozenset({"feed:a"}), frozenset({"feed:b", "read:settings"}))
+
+
+def test_nothing_starts_once_may_start_says_no() -> None:
+    budget = {"left": 2}
+
+    def run(key: str) -> str:
+        budget["left"] -= 1
+        return key
+
+    scheduler: Scheduler[str] = Scheduler(1, run, may_start=lambda: budget["left"] > 0)
+    futures = scheduler.submit_all([(k, frozenset()) for k in "abcd"])
+    assert [futures[k].result(timeout=10) for k in "ab"] == ["a", "b"]
+    for key in "cd":
+        with pytest.raises(NotRun):
+            futures[key].result(timeout=10)

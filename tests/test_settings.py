@@ -170,7 +170,8 @@ def test_serve_prints_the_config_that_declares_it(tmp_path: Path) -> None:
     """`conformance serve --print-config` is a valid --config declaring the server's own timings
     and options, so a vendor testing it through --target need not read the source."""
     proc = subprocess.run([sys.executable, "-m", "harness", "serve", "--timings", "fast", "--print-config",
-                           "--token", "tok-123456", "--client", "c:s3cr3t"], capture_output=True, text=True, timeout=60)
+                           "--token", "tok-123456", "--client", "c:s3cr3t", "--client", "d:s3cr3t-2"],
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     path = tmp_path / "served.yaml"
     path.write_text(proc.stdout)
@@ -178,3 +179,22 @@ def test_serve_prints_the_config_that_declares_it(tmp_path: Path) -> None:
     assert target.timings.get("ws-progress", "idle_timeout") == 1.2
     assert target.timings.get("callbacks", "retry_interval") == 0.5
     assert target.option("feed-polling", "stale_complete_status") == 404
+    assert target.all_clients == (("c", "s3cr3t"), ("d", "s3cr3t-2"))  # both clients: ownership is tested
+    refused = subprocess.run([sys.executable, "-m", "harness", "serve", "--print-config"], capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2 and "--token" in refused.stderr
+
+
+def test_every_missing_setting_skip_is_classified_not_tested() -> None:
+    """A SKIP because a setting was not given is "not tested" (it fails --strict and --require),
+    never "not applicable": one reason per need, each known to harness/outcome.py."""
+    from harness.outcome import NOT_TESTED, classify_skip
+    from harness.profile import NEEDS
+    from harness.runner import _needs_reason
+    bare = build_target({"target": "http://127.0.0.1:9"})
+    for need in NEEDS:
+        if need == "receiver":
+            continue  # the harness's own receiver: started, never a setting to give
+        scenario = replace(catalog()[0], needs=(need,))
+        reason = _needs_reason(scenario, bare)
+        assert reason is not None and classify_skip(reason)["kind"] == NOT_TESTED, need

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from harness.catalog import catalog
 from harness.outcome import EXIT_CODES, EXIT_ERROR, EXIT_USAGE, SIGNAL_EXIT, Requirement
 from harness.profile import profile_names
 from harness.resources import scenarios_dir
-from harness.settings import from_namespace, to_pytest_args
+from harness.settings import from_namespace, to_pytest_args, validate_settings
 from harness.session import new_run_id, resolve_settings
 from harness.target import build_target
 from harness.verdicts import ConfigError
@@ -26,6 +27,7 @@ _PYTEST_TO_OURS = {2: EXIT_USAGE, 4: EXIT_USAGE, 5: EXIT_USAGE}
 
 def _check_settings(args: argparse.Namespace) -> dict[str, object]:
     given = from_namespace(vars(args))
+    validate_settings(given, "command line")
     settings = resolve_settings(args.config, given)
     if settings.get("target"):
         build_target(settings)  # raises ConfigError naming the setting
@@ -124,5 +126,15 @@ def run_command(args: argparse.Namespace) -> int:
     if code in _PYTEST_TO_OURS:
         print(f"conformance: pytest stopped with code {code} (usage, collection error or no scenario "
               f"selected); see the messages above", file=sys.stderr)
+        _forget_empty(out)  # a usage error writes no report: leave no empty run folder behind
         return _PYTEST_TO_OURS[code]
     return code if code in EXIT_CODES else EXIT_ERROR
+
+
+def _forget_empty(out: Path) -> None:
+    """Remove the run folder when nothing but empty folders was written in it."""
+    try:
+        if all(p.is_dir() for p in out.rglob("*")) and not any(p.is_file() for p in out.rglob("*")):
+            shutil.rmtree(out)
+    except OSError:
+        pass

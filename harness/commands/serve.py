@@ -37,9 +37,17 @@ def serve_command(args: argparse.Namespace) -> int:
         clients = {"conformance-client": secrets.token_urlsafe(18), "conformance-client-2": secrets.token_urlsafe(18)}
     config = ServerConfig(faults=faults, timings=Timings.named(args.timings), db_path=args.db,
                           tokens=tokens, clients=clients)
-    base = f"http://{args.host}:{args.port}"
+    if not 0 <= args.port <= 65535:
+        print(f"conformance serve: --port {args.port}: must be 0..65535", file=sys.stderr)
+        return 2
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{args.port}"
     declared = declared_settings(config)
-    if args.print_config:  # the --config a harness run against this server declares
+    if args.print_config:
+        if not args.token or not args.client:
+            print("conformance serve: --print-config needs --token and --client ID:SECRET (the same flags as "
+                  "the server you run): generated credentials differ on every call", file=sys.stderr)
+            return 2  # the --config a harness run against this server declares
         print(yaml.safe_dump(run_config(base, config, declared, tokens[0]), sort_keys=False), end="")
         return 0
     print(f"reference server on {base} (timings {args.timings}, faults: {', '.join(sorted(faults)) or 'none'})")
@@ -55,7 +63,8 @@ def serve_command(args: argparse.Namespace) -> int:
     for profile, options in declared["options"].items():
         print(f"  {profile} options: " + ", ".join(f"{k}={v!r}" for k, v in options.items()
                                                      if not isinstance(v, dict)))
-    print("  the config to declare for it: conformance serve --print-config (same flags)", flush=True)
+    print("  the config to declare for it: conformance serve --print-config with the same flags "
+          "(and --token, --client ID:SECRET twice, so that it names these credentials)", flush=True)
     try:
         serve_forever(config, args.host, args.port)
     except OSError as exc:
@@ -67,7 +76,9 @@ def serve_command(args: argparse.Namespace) -> int:
 def run_config(base: str, config: ServerConfig, declared: dict[str, Any], token: str) -> dict[str, Any]:
     """A `conformance run --config` file describing this server: URLs, credentials, tenants, and
     the timings and options it declares, so that it is checked exactly as it runs."""
-    client_id, secret = next(iter(config.clients.items()))
-    return {"target": base, "control": base + config.control_prefix, "token": token,
-            "client_id": client_id, "client_secret": secret, "tenants": list(config.tenants),
-            "timings": declared["timings"], "options": declared["options"]}
+    (client_id, secret), *others = config.clients.items()
+    out: dict[str, Any] = {"target": base, "control": base + config.control_prefix, "token": token,
+                           "client_id": client_id, "client_secret": secret}
+    if others:  # a second client enables the job-ownership scenarios
+        out["clients"] = [{"client_id": c, "client_secret": s} for c, s in others]
+    return {**out, "tenants": list(config.tenants), "timings": declared["timings"], "options": declared["options"]}
