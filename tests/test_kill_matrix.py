@@ -7,6 +7,8 @@ and at level SHOULD the same faults give WARN.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 
 from harness.catalog import catalog
@@ -37,13 +39,28 @@ def test_matrix_covers_every_fault_and_scenario() -> None:
 
 @pytest.mark.parametrize("profile", IMPLEMENTED_PROFILES)
 def test_clean_reference_server_passes(profile: str) -> None:
-    verdicts = run_profile(profile)
+    verdicts = settled(profile, None, run_profile(profile), lambda i, v: v is Verdict.PASS)
     assert {i: v for i, v in verdicts.items() if v is not Verdict.PASS} == {}
+
+
+def settled(profile: str, fault: str | None, verdicts: dict[str, Verdict], wanted: Callable[[str, Verdict], bool],
+            level: Level | None = None) -> dict[str, Verdict]:
+    """The verdicts, with every scenario that disagreed with the matrix run once more on its own
+    (one at a time, on a quiet machine as far as this test goes): timer scenarios run six at a time
+    on a loaded 2-core CI machine can miss a window by scheduling delay alone. A cell that
+    disagrees twice is a real failure."""
+    odd = {i for i, v in verdicts.items() if not wanted(i, v)}
+    if odd:
+        faults = (fault,) if fault else ()
+        again = {i: run_profile(profile, faults, only={i}, level=level)[i] for i in sorted(odd)}
+        verdicts = {**verdicts, **again}
+    return verdicts
 
 
 @pytest.mark.parametrize(("profile", "fault"), CASES, ids=[f for _, f in CASES])
 def test_fault_is_caught(profile: str, fault: str) -> None:
     verdicts = run_profile(profile, (fault,), only=set(MATRIX[profile][fault]))
+    verdicts = settled(profile, fault, verdicts, lambda i, v: v in (Verdict.FAIL, Verdict.WARN))
     assert {i: v for i, v in verdicts.items() if v not in (Verdict.FAIL, Verdict.WARN)} == {}, \
         "each scenario the matrix names must FAIL (or WARN at SHOULD) under the fault, never PASS, ERROR or SKIP"
 
@@ -51,9 +68,11 @@ def test_fault_is_caught(profile: str, fault: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("profile", "fault"), CASES, ids=[f for _, f in CASES])
 def test_fault_is_caught_exactly(profile: str, fault: str) -> None:
-    verdicts = run_profile(profile, (fault,))
-    not_passed = {i: v for i, v in verdicts.items() if v is not Verdict.PASS}
     optional = OPTIONAL[profile][fault]
+    claimed = set(MATRIX[profile][fault])
+    verdicts = settled(profile, fault, run_profile(profile, (fault,)),
+                       lambda i, v: i in optional or (v is Verdict.PASS) == (i not in claimed))
+    not_passed = {i: v for i, v in verdicts.items() if v is not Verdict.PASS}
     assert sorted(i for i in not_passed if i not in optional) == MATRIX[profile][fault]
     assert all(v in (Verdict.FAIL, Verdict.WARN) for v in not_passed.values()), \
         f"a fault must produce FAIL/WARN, never ERROR or SKIP: {not_passed}"
@@ -65,4 +84,5 @@ def test_same_fault_at_should_gives_warn_never_error(profile: str, fault: str) -
     """A check that does not stop at SHOULD must not be followed by code that assumed it passed:
     every scenario a fault catches gives WARN at level SHOULD, never ERROR or PASS."""
     verdicts = run_profile(profile, (fault,), only=set(MATRIX[profile][fault]), level=Level.SHOULD)
+    verdicts = settled(profile, fault, verdicts, lambda i, v: v is Verdict.WARN, level=Level.SHOULD)
     assert {i: v for i, v in verdicts.items() if v is not Verdict.WARN} == {}
