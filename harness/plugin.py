@@ -152,6 +152,14 @@ class ScenarioItem(pytest.Item):
             return failure_text(self.result)
         return str(super().repr_failure(excinfo))
 
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        """A setup-phase ERROR is reported by its verdict, never by formatting a Python traceback:
+        pytest would parse source files for it (ast.parse) while other scenarios run in threads,
+        and on CPython 3.11 concurrent ast.parse calls can fail with SystemError (an INTERNALERROR)."""
+        if isinstance(excinfo.value, (ScenarioFailed, ScenarioError)) and self.result is not None:
+            return failure_text(self.result)
+        return super()._repr_failure_py(excinfo, style)
+
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.scenario.id} [{self.scenario.level}] {self.scenario.title}"
 
