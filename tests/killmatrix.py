@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from harness.catalog import Scenario, catalog, select
+from harness.runner import Result
 from harness.session import RunSession
 from harness.verdicts import Level, Verdict
 
@@ -30,10 +31,15 @@ WORKERS = {"ws-progress": 6, "feed-polling": 2, "callbacks": 6, "webhooks": 6}
 MATRIX_SETTINGS = {"options": {"feed-polling": {"stateful_shrink": False}}}
 
 
+LAST: dict[str, Result] = {}  # the latest result of each scenario id (for the checks behind a verdict)
+
+
 def _run_alone(scenario: Scenario, faults: tuple[str, ...]) -> Verdict:
     session = RunSession(settings=dict(MATRIX_SETTINGS), faults=faults, seed=0)
     try:
-        return session.run(scenario).verdict
+        result = session.run(scenario)
+        LAST[scenario.id] = result
+        return result.verdict
     finally:
         session.stop()
 

@@ -75,7 +75,9 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
 
     listed = _run([str(bindir / "conformance"), "list"], cwd=elsewhere, timeout=60)
     assert listed.returncode == 0, listed.stderr
-    assert any(line.startswith("fp-discard-all\tfeed-polling\t") for line in listed.stdout.splitlines())
+    assert "fp-discard-all" in listed.stdout and "scenarios" in listed.stdout.splitlines()[-1]
+    listed = _run([str(bindir / "conformance"), "list", "--format", "json"], cwd=elsewhere, timeout=60)
+    assert any(item["id"] == "fp-discard-all" for item in json.loads(listed.stdout))
 
     reports = tmp_path / "reports"
     run = _run([str(bindir / "conformance"), "run", "-q", "--profile", "feed-polling", "--report-dir",
