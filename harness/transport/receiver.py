@@ -72,6 +72,18 @@ class Answer:
         return f"{what} after {self.delay:g}s" if self.delay else what
 
 
+def failure(kind: str, timeout: float, location: str | None = None) -> Answer:
+    """How the receiver fails one delivery: ``timeout`` (answer after twice the target's delivery
+    timeout), ``close`` (no answer), ``redirect`` (302 to ``location``) or an HTTP status."""
+    if kind == "timeout":
+        return Answer(status=200, delay=timeout * 2 + 0.5)
+    if kind == "close":
+        return Answer(close=True)
+    if kind == "redirect":
+        return Answer(status=302, headers=(("Location", location or "/"),))
+    return Answer(status=int(kind))
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
 

@@ -13,18 +13,7 @@ from harness.profiles.callbacks.executions import Executions, Settings, retry_se
 from harness.profiles.callbacks.schedule import MODE_NAMES, backoff_delays, total_tries
 from harness.runner import Context, executor
 from harness.timing import intervals
-from harness.transport.receiver import Answer, Inbox
-
-
-def failing(kind: str, timeout: float, inbox: Inbox) -> Answer:
-    """How the receiver fails one delivery of the given kind."""
-    if kind == "timeout":
-        return Answer(status=200, delay=timeout * 2 + 0.5)
-    if kind == "close":
-        return Answer(close=True)
-    if kind == "redirect":
-        return Answer(status=302, headers=(("Location", inbox.url + "/moved"),))
-    return Answer(status=int(kind))
+from harness.transport.receiver import Answer, failure
 
 
 async def _schedule(ctx: Context, mode: int | None, retries: int, kind: str = "503") -> tuple[list[float], float, int, float]:
@@ -46,7 +35,7 @@ async def _schedule(ctx: Context, mode: int | None, retries: int, kind: str = "5
     within = ctx.latest(ctx.timing("execution_time")) + ctx.latest(span) + ctx.latest(timeout)
     ctx.require_wait(within, f"{retries} retries on the {MODE_NAMES[mode]} schedule")
     inbox = ctx.inbox(f"retry-{MODE_NAMES[mode]}")
-    inbox.script([failing(kind, timeout, inbox)] * retries)
+    inbox.script([failure(kind, timeout, inbox.url + "/moved")] * retries)
     await Executions(ctx).submit("ok", inbox)
     got = await inbox.expect(retries + 1, within, path="")
     ctx.require("retried-until-delivered", len(got) == retries + 1,

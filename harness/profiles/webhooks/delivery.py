@@ -11,15 +11,7 @@ import secrets
 from harness.profiles.webhooks.pipelines import Exec
 from harness.runner import Context, executor
 from harness.timing import intervals
-from harness.transport.receiver import Answer
-
-
-def _failing(kind: str, timeout: float) -> Answer:
-    if kind == "close":
-        return Answer(close=True)
-    if kind == "timeout":
-        return Answer(status=200, delay=timeout * 2 + 0.5)
-    return Answer(status=int(kind))
+from harness.transport.receiver import Answer, failure
 
 
 @executor("webhooks.retry")
@@ -32,7 +24,7 @@ async def retry(ctx: Context) -> None:
     ex = Exec(ctx)
     run = await ex.start("batch")
     assert run.result is not None
-    run.result.script([_failing(kind, timeout)] * (attempts - 1))
+    run.result.script([failure(kind, timeout)] * (attempts - 1))
     within = ex.within() + (attempts - 1) * (ctx.latest(delay) + (ctx.latest(timeout) if kind == "timeout" else 0))
     got = await run.result.expect(attempts, within)
     ctx.require("retried", len(got) == attempts, f"a result webhook answered {kind} is tried again, "
