@@ -18,7 +18,7 @@ import httpx
 
 from harness.evidence import SENSITIVE_KEYS, Evidence, Redactor
 from harness.strictjson import InvalidJson, strict_json
-from harness.transport.deadline import deadline, deadline_transport
+from harness.transport.deadline import deadline, deadline_transport, tls_context
 from harness.transport.decoding import BoundedDecoder, TooLarge
 from harness.verdicts import TargetUnreachable
 
@@ -203,7 +203,8 @@ class AsyncHttpClient(_Base):
 
     def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
         super().__init__(evidence, **kwargs)
-        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, headers=ACCEPT_ENCODING)
+        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, headers=ACCEPT_ENCODING,
+                                         verify=tls_context())
 
     async def request(self, method: str, url: str, *, json: Any = None,
                       content: bytes | str | None = None, headers: dict[str, str] | None = None,
