@@ -246,8 +246,10 @@ class RunSession:
                 result = Result(scenario, Verdict.ERROR, f"setup failed: {self._receiver_error}", [],
                                 Evidence(Redactor(self.target.secrets)), time.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)
             else:
+                scheduler = self._scheduler
+                release = (lambda resource: scheduler.release(scenario.id, resource)) if scheduler else None
                 result = run_scenario(scenario, self.target, run_id=self.run_id, seed=self.seed,
-                                      receiver=receiver)
+                                      receiver=receiver, release=release)
         return result
 
     def record(self, result: Result) -> dict[str, Any]:
@@ -271,6 +273,11 @@ class RunSession:
         stopped = self.signal or ("stopped early" if self.stopped_early else None)
         return judge(self.selected, self.entries, strict=self.strict, require=self.require,
                      expected=self.expected, stopped=stopped, other_failures=self.other_failures)
+
+    def faults_asked(self) -> frozenset[str]:
+        """The fault names the bundled server has checked so far (tests/killmatrix.py)."""
+        asked = getattr(self._server.config.faults, "asked", None) if self._server is not None else None
+        return frozenset(asked()) if callable(asked) else frozenset()
 
     def stop(self) -> None:
         self.stop_scheduling()
