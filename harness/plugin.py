@@ -33,7 +33,7 @@ from harness.target import build_target
 from harness.verdicts import ConfigError, Level, Verdict
 
 RUN_KEY = pytest.StashKey[RunSession]()
-DEFAULT_JOBS = 6
+DEFAULT_JOBS = 12
 SELECT_KEY = pytest.StashKey[dict[str, Any]]()
 RECORD = "conformance"  # the user_properties key of a scenario's report.json entry
 
@@ -317,7 +317,7 @@ def write_progress(run: RunSession) -> None:
                           require=[r.text for r in run.require], baseline=run.baseline_path,
                           profiles=sorted({m["profile"] for m in run.selected}), in_progress=True)
     tmp = out / "report.json.part"
-    write_report(report, tmp)
+    write_report(report, tmp, provisional=True)
     os.replace(tmp, out / "report.json")
 
 

@@ -47,7 +47,7 @@ class Context:
     """What an executor sees: the scenario, the target, clients that record evidence, checks."""
 
     def __init__(self, scenario: Scenario, target: Target, run_id: str, seed: int,
-                 receiver: Receiver | None = None) -> None:
+                 receiver: Receiver | None = None, release: Callable[[str], None] | None = None) -> None:
         self.scenario = scenario
         self.target = target
         self.run_id = run_id
@@ -61,6 +61,7 @@ class Context:
         self._receiver = receiver
         self._inboxes: list[Inbox] = []
         self._cleanups: list[Callable[[], None]] = []
+        self._release = release
 
     # -- settings -------------------------------------------------------------------------
     def option(self, name: str) -> Any:
@@ -105,6 +106,14 @@ class Context:
         self.evidence.redactor.add(box.token)
         self._inboxes.append(box)
         return box
+
+    def release(self, resource: str) -> None:
+        """This scenario no longer uses ``resource`` (one of its declared resources): it has put
+        back what it changed, so scenarios waiting for it may start before this one ends."""
+        if resource not in self.scenario.resources:
+            raise SetupFailed(f"{resource!r} is not a resource this scenario declares")
+        if self._release is not None:
+            self._release(resource)
 
     def on_close(self, cleanup: Callable[[], None]) -> None:
         """Run ``cleanup`` when the scenario ends, whatever its verdict (errors are noted)."""
@@ -243,10 +252,10 @@ async def _run_async(fn: Callable[[Context], Awaitable[None]], ctx: Context, lim
 
 
 def run_scenario(scenario: Scenario, target: Target, *, run_id: str = "run", seed: int = 0,
-                 receiver: Receiver | None = None) -> Result:
+                 receiver: Receiver | None = None, release: Callable[[str], None] | None = None) -> Result:
     started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     t0 = time.monotonic()
-    ctx = Context(scenario, target, run_id, seed, receiver)
+    ctx = Context(scenario, target, run_id, seed, receiver, release)
     progress.SCENARIO.set(scenario.id)  # waits in this thread (and its event loop) name the scenario
     verdict: Verdict
     reason = ""

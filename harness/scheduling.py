@@ -1,11 +1,20 @@
 """Run scenarios concurrently: up to ``jobs`` at once, never two that share a resource of the target.
 
 A scenario declares the shared resources it uses (a feed, the callback settings; see
-catalog.Scenario.resources). ``read:NAME`` uses NAME without changing it: readers of one resource
-may run together, never beside a scenario that uses NAME itself (a writer). Waiting on protocol timers dominates a run, so scenarios run in
-threads (each executor has its own event loop); the dispatcher starts, in catalog order, the first
-waiting scenario whose resources are all free. A stopped scheduler starts nothing new: the
-scenarios it did not start are reported as not run.
+catalog.Scenario.resources):
+
+- ``NAME``: the scenario changes NAME; nothing else that uses NAME runs beside it.
+- ``read:NAME``: it uses NAME without changing it; readers of one resource may run together,
+  never beside a scenario that changes NAME.
+- ``NAME=VALUE``: it sets NAME to VALUE (the same settings as every other holder of that value,
+  which the scenario checks when it applies them); holders of one value may run together, never
+  beside a holder of another value, a reader or a writer of NAME.
+
+Waiting on protocol timers dominates a run, so scenarios run in threads (each executor has its own
+event loop). The dispatcher starts the first waiting scenario whose resources are all free, the
+most contended first (those that conflict with the most others: a chain of scenarios that must
+take turns on one resource is the critical path of a run), then in catalog order. A stopped
+scheduler starts nothing new: the scenarios it did not start are reported as not run.
 """
 from __future__ import annotations
 
@@ -30,19 +39,52 @@ class Job(Generic[T]):
 
 
 READ = "read:"
+VALUE = "="
 
 
-def split(resources: frozenset[str]) -> tuple[set[str], set[str]]:
-    """(the resources written, the resources only read)."""
-    return ({r for r in resources if not r.startswith(READ)},
-            {r[len(READ):] for r in resources if r.startswith(READ)})
+@dataclass(frozen=True)
+class Uses:
+    """How one scenario uses the target's shared resources."""
+
+    writes: frozenset[str]
+    reads: frozenset[str]
+    sets: dict[str, str]  # NAME -> the VALUE it sets
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.writes | self.reads | frozenset(self.sets)
+
+
+def uses(resources: frozenset[str]) -> Uses:
+    writes, reads, sets = set(), set(), {}
+    for r in resources:
+        if r.startswith(READ):
+            reads.add(r[len(READ):])
+        elif VALUE in r:
+            name, value = r.split(VALUE, 1)
+            sets[name] = value
+        else:
+            writes.add(r)
+    return Uses(frozenset(writes), frozenset(reads), sets)
 
 
 def conflicts(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Whether two scenarios may not run at the same time: one writes what the other uses."""
-    wa, ra = split(a)
-    wb, rb = split(b)
-    return bool(wa & (wb | rb) or wb & ra)
+    """Whether two scenarios may not run at the same time: one changes what the other uses, or
+    both set one resource to different values."""
+    ua, ub = uses(a), uses(b)
+    if ua.writes & ub.names or ub.writes & ua.names:
+        return True
+    if ua.reads & frozenset(ub.sets) or ub.reads & frozenset(ua.sets):
+        return True
+    return any(ua.sets[n] != ub.sets[n] for n in frozenset(ua.sets) & frozenset(ub.sets))
+
+
+def contention_first(items: Sequence[tuple[str, frozenset[str]]]) -> list[tuple[str, frozenset[str]]]:
+    """The items, those that conflict with the most others first (stable: catalog order otherwise)."""
+    counts = [sum(1 for j, (_, other) in enumerate(items) if j != i and conflicts(res, other))
+              for i, (_, res) in enumerate(items)]
+    order = sorted(range(len(items)), key=lambda i: -counts[i])
+    return [items[i] for i in order]
 
 
 class Scheduler(Generic[T]):
@@ -54,17 +96,26 @@ class Scheduler(Generic[T]):
         self._may_start = may_start  # e.g. the run budget is not spent
         self._lock = threading.Condition()
         self._waiting: list[Job[T]] = []
-        self._busy: list[frozenset[str]] = []
+        self._busy: dict[str, frozenset[str]] = {}  # running job -> the resources it still holds
         self._running = 0
         self._stopped = False
         self.peak = 0  # the most jobs that ran at once (for the benchmark and the tests)
 
     def submit_all(self, items: Sequence[tuple[str, frozenset[str]]]) -> dict[str, "Future[T]"]:
         with self._lock:
-            new = [Job[T](key, resources) for key, resources in items]
+            new = [Job[T](key, resources) for key, resources in contention_first(items)]
             self._waiting.extend(new)
             self._dispatch()
         return {job.key: job.future for job in new}
+
+    def release(self, key: str, resource: str) -> None:
+        """The running job ``key`` no longer uses ``resource`` (it has put back what it changed):
+        others waiting for it may start before the job ends."""
+        with self._lock:
+            held = self._busy.get(key)
+            if held is not None and resource in held:
+                self._busy[key] = held - {resource}
+                self._dispatch()
 
     def stop(self) -> None:
         """Start nothing new; every job not started fails with NotRun."""
@@ -84,11 +135,11 @@ class Scheduler(Generic[T]):
         i = 0
         while i < len(self._waiting) and self._running < self.jobs and not self._stopped:
             job = self._waiting[i]
-            if any(conflicts(job.resources, other) for other in self._busy):
+            if any(conflicts(job.resources, other) for other in self._busy.values()):
                 i += 1
                 continue
             self._waiting.pop(i)
-            self._busy.append(job.resources)
+            self._busy[job.key] = job.resources
             self._running += 1
             self.peak = max(self.peak, self._running)
             threading.Thread(target=self._work, args=(job,), name=f"scenario-{job.key}", daemon=True).start()
@@ -100,7 +151,7 @@ class Scheduler(Generic[T]):
             job.future.set_exception(exc)
         finally:
             with self._lock:
-                self._busy.remove(job.resources)
+                self._busy.pop(job.key, None)
                 self._running -= 1
                 self._dispatch()
                 self._lock.notify_all()

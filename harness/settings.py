@@ -104,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_wait", {"type": "number", "exclusiveMinimum": 0},
             "longest protocol wait a scenario may need, seconds; longer ones are SKIP"),
     Setting("jobs", {"type": "integer", "minimum": 1, "maximum": 32},
-            "scenarios run at once (default 6); scenarios sharing a resource of the target never overlap"),
+            "scenarios run at once (default 12); scenarios sharing a resource of the target never overlap"),
     Setting("run_budget", {"type": "number", "exclusiveMinimum": 0},
             "the whole run's bound in seconds (default 3600); scenarios not started by then are ERROR"),
     Setting("request_timeout", {"type": "number", "exclusiveMinimum": 0}, "every network step times out after this"),

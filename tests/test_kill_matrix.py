@@ -81,3 +81,12 @@ def test_same_fault_at_should_gives_warn_never_error(profile: str, fault: str) -
     wrong = {i: v for i, v in j.should[fault].items()
              if not (v is Verdict.WARN or (v is Verdict.FAIL and Cell(i, fault, Level.SHOULD) in j.should_own_must))}
     assert wrong == {}
+
+
+def test_a_fault_set_remembers_every_fault_asked_about_on_or_off() -> None:
+    from reference_server.faults import check_names
+
+    faults = check_names(["ws-no-pings"])
+    assert "ws-no-pings" in faults and "fp-tenant-leak" not in faults
+    assert faults.asked() == {"ws-no-pings", "fp-tenant-leak"}
+    assert "ws-no-pings" in check_names(["ws-no-pings"]) and check_names([]).asked() == frozenset()

@@ -208,12 +208,18 @@ async def client_isolation(ctx: Context) -> None:
 async def https_only(ctx: Context) -> None:
     if not ctx.option("https_only_setting"):
         ctx.skip("the target declares no HTTPS-only setting")
-    await Settings(ctx).apply(https_only=True)
+    settings = Settings(ctx)
+    await settings.apply(https_only=True)
     inbox = ctx.inbox("https-only")
     plain = "http" + inbox.url[5:] if inbox.url.startswith("https:") else inbox.url  # an http:// URL, whatever the receiver's
     r = await Executions(ctx).submit_raw(Executions(ctx).body("ok", None, url=plain))
     ctx.check("http-url-refused", 400 <= r.status_code < 500,
               "with HTTPS enforced, an http:// callback URL is refused", expected="4xx", observed=r.status_code)
+    # The rule has judged the submission: put it back, and let the scenarios waiting for it start.
+    # An execution made in spite of the refusal now calls back unhindered, so listening with the
+    # rule off is the stricter test.
+    await settings.restore()
+    ctx.release("callbacks.https")
     await inbox.quiet(ctx.latest(ctx.timing("execution_time")))
     late = inbox.deliveries()
     ctx.check("no-http-callback", not late, "no callback goes to the http:// URL", observed=len(late))

@@ -7,8 +7,9 @@ is an ERROR, never a FAIL.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -89,14 +90,34 @@ class Executions:
             await asyncio.sleep(min(0.1 * self.ctx.target.timings.scale, max(0.0, deadline - time.monotonic())))
 
 
+@dataclass
+class _Held:
+    """Settings applied by scenarios running side by side (resources ``callbacks.retry=VALUE``)."""
+
+    changes: dict[str, Any]
+    previous: dict[str, Any]
+    holders: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_HELD: dict[tuple[str, tuple[str, ...]], _Held] = {}  # (hook URL, the keys changed) -> who holds them
+_HELD_LOCK = threading.Lock()
+
+
 class Settings:
-    """The callback settings hook (docs/callbacks-control.md): read, change, restore."""
+    """The callback settings hook (docs/callbacks-control.md): read, change, restore.
+
+    Scenarios that declare the same ``NAME=VALUE`` resource run side by side and apply the same
+    changes: the first saves the values it replaces, the last to end restores them. Different
+    changes under one value are a harness defect (an ERROR), never a silent race."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         control = ctx.target.control_url
         self.url = f"{control}/callbacks/settings" if control else None
         self.usable = bool(self.url) and bool(ctx.option("settings_control"))
+        self._held: list[_Held] = []
+        ctx.on_close(self._release_all)
 
     def require(self, what: str) -> None:
         if not self.usable:
@@ -104,27 +125,49 @@ class Settings:
                                 "options.callbacks.settings_control); without it only the declared settings are tested")
 
     async def apply(self, **changes: Any) -> dict[str, Any]:
-        """PUT the changes; the previous values are restored when the scenario ends."""
+        """PUT the changes; the previous values are restored when the last scenario holding them ends."""
         self.require("changing the callback settings")
         assert self.url is not None
-        http = self.ctx.ahttp()
-        r = await http.request("GET", self.url)
-        before = json_body(r)
-        if r.status_code != 200 or not isinstance(before, dict):
-            raise SetupFailed(f"GET {self.url} answered {r.status_code}")
-        r = await http.request("PUT", self.url, json=changes)
-        now = json_body(r)
-        if r.status_code != 200 or not isinstance(now, dict):
-            raise SetupFailed(f"PUT {self.url} answered {r.status_code}")
-        previous = {k: before[k] for k in changes if k in before}
-        url = self.url
-        self.ctx.on_close(lambda: self._restore(url, previous))
+        return await asyncio.to_thread(self._apply, self.url, changes)
+
+    def _apply(self, url: str, changes: dict[str, Any]) -> dict[str, Any]:
+        key = (url, tuple(sorted(changes)))
+        with _HELD_LOCK:
+            held = _HELD.setdefault(key, _Held(dict(changes), {}))
+        with held.lock:
+            if held.holders and held.changes != changes:
+                raise SetupFailed(f"scenarios sharing the callback settings {sorted(changes)} apply different "
+                                  f"values ({held.changes} and {changes}): their resources must name different values")
+            http = self.ctx.http()
+            if not held.holders:
+                r = http.request("GET", url)
+                before = json_body(r)
+                if r.status_code != 200 or not isinstance(before, dict):
+                    raise SetupFailed(f"GET {url} answered {r.status_code}")
+                held.changes, held.previous = dict(changes), {k: before[k] for k in changes if k in before}
+            r = http.request("PUT", url, json=changes)
+            now = json_body(r)
+            if r.status_code != 200 or not isinstance(now, dict):
+                raise SetupFailed(f"PUT {url} answered {r.status_code}")
+            held.holders += 1
+            self._held.append(held)
         return now
 
-    def _restore(self, url: str, previous: dict[str, Any]) -> None:
-        r = self.ctx.http().request("PUT", url, json=previous)
-        if r.status_code != 200:
-            raise SetupFailed(f"restoring the callback settings: PUT answered {r.status_code}")
+    async def restore(self) -> None:
+        """Put back what this scenario changed now, not when it ends."""
+        await asyncio.to_thread(self._release_all)
+
+    def _release_all(self) -> None:
+        while self._held:
+            held = self._held.pop()
+            with held.lock:
+                held.holders -= 1
+                if held.holders:
+                    continue
+                assert self.url is not None
+                r = self.ctx.http().request("PUT", self.url, json=held.previous)
+            if r.status_code != 200:
+                raise SetupFailed(f"restoring the callback settings: PUT answered {r.status_code}")
 
 
 def retry_settings(ctx: Context) -> tuple[int, float, int]:

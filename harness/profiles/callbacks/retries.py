@@ -18,13 +18,15 @@ from harness.transport.receiver import Answer, failure
 
 async def _schedule(ctx: Context, mode: int | None, retries: int, kind: str = "503") -> tuple[list[float], float, int, float]:
     """Set the mode (through the hook, or take the declared one), fail ``retries`` tries, then 200.
-    (the gaps between arrivals, the interval, the mode, the delivery timeout)."""
+    (the gaps between arrivals, the interval, the mode, the delivery timeout). Through the hook the
+    attempts are always options.callbacks.attempts: every constant-mode scenario applies the same
+    settings, so they run side by side (resources: [callbacks.retry=constant])."""
     settings = Settings(ctx)
     timeout = ctx.timing("delivery_timeout")
     if settings.usable:
         interval = ctx.timing("retry_interval")
         mode = 0 if mode is None else mode
-        await settings.apply(mode=mode, interval=interval, attempts=retries, timeout=timeout)
+        await settings.apply(mode=mode, interval=interval, attempts=int(ctx.option("attempts")), timeout=timeout)
     else:
         attempts, interval, declared_mode = retry_settings(ctx)
         if mode is not None and mode != declared_mode:
@@ -86,7 +88,8 @@ async def attempts_exact(ctx: Context) -> None:
     tries = total_tries(attempts, bool(ctx.option("attempts_include_first")))
     span = sum(backoff_delays(mode, interval, tries - 1))
     within = ctx.latest(ctx.timing("execution_time")) + ctx.latest(span)
-    listen = ctx.latest(backoff_delays(mode, interval, tries)[-1]) + ctx.latest(timeout)
+    # every try is answered at once (503): a try too many would come one backoff after the last
+    listen = ctx.latest(backoff_delays(mode, interval, tries)[-1])
     ctx.require_wait(within + listen, f"{tries} failing tries")
     inbox = ctx.inbox("attempts")
     inbox.script([Answer(status=503)] * (tries + 5))

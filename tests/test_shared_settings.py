@@ -1,0 +1,68 @@
+"""Scenarios that set the callback settings to one value run side by side, and the settings the
+target had are back when the last of them ends; an early release lets the next ones start."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.bundled import start_bundled
+from harness.catalog import catalog
+from harness.profiles.callbacks.executions import Settings
+from harness.runner import Context
+from harness.session import RunSession
+from harness.target import build_target
+from harness.verdicts import SetupFailed, Verdict
+
+
+@pytest.fixture()
+def served() -> Any:
+    server, settings = start_bundled()
+    try:
+        yield settings
+    finally:
+        server.stop()
+
+
+def current(settings: dict[str, Any]) -> dict[str, Any]:
+    r = httpx.get(f"{settings['control']}/callbacks/settings", headers={"Authorization": f"Bearer {settings['token']}"})
+    assert r.status_code == 200
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def test_one_value_runs_together_and_the_last_holder_restores(served: dict[str, Any]) -> None:
+    before = current(served)
+    group = [s for s in catalog() if "callbacks.retry=constant" in s.resources]
+    linear = next(s for s in catalog() if s.id == "cb-retry-linear")
+    assert len(group) >= 5
+    session = RunSession(settings=dict(served), jobs=12)
+    try:
+        session.prefetch(group + [linear])
+        results = {s.id: session.run(s) for s in group + [linear]}
+    finally:
+        session.stop()
+    assert {i: r.verdict for i, r in results.items() if r.verdict is not Verdict.PASS} == {}
+    spans = {i: (datetime.fromisoformat(r.started_at), datetime.fromisoformat(r.started_at)
+                 + timedelta(seconds=r.duration)) for i, r in results.items()}
+    members = [spans[s.id] for s in group]
+    assert max(start for start, _ in members) < min(end for _, end in members), "the group did not overlap"
+    lin_start, lin_end = spans[linear.id]
+    assert all(lin_end <= start or end <= lin_start for start, end in members), "another value overlapped the group"
+    assert current(served) == before
+
+
+def test_different_changes_under_one_held_value_are_a_harness_error(served: dict[str, Any]) -> None:
+    target = build_target(dict(served))
+    scenario = next(s for s in catalog() if s.id == "cb-retry-constant")
+    first, second = Context(scenario, target, "run", 0), Context(scenario, target, "run", 0)
+    asyncio.run(Settings(first).apply(mode=0, interval=0.5, attempts=2, timeout=1.0))
+    try:
+        with pytest.raises(SetupFailed, match="apply different values"):
+            asyncio.run(Settings(second).apply(mode=0, interval=0.5, attempts=3, timeout=1.0))
+    finally:
+        first.close()
+        second.close()
