@@ -6,6 +6,8 @@ served OpenAPI and AsyncAPI documents each schema file is one entry of ``compone
 named after its path (``ws-progress/job-request`` -> ``ws-progress.job-request``), with every
 ``$ref`` (to another file's ``$id`` or inside the file) turned into a pointer into the same
 document: a served document needs nothing outside itself. ``x-schema-id`` keeps the file's ``$id``.
+Request bodies are checked against the same files (:func:`errors`), so the server refuses what its
+documents refuse.
 """
 from __future__ import annotations
 
@@ -16,8 +18,12 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
 _ROOT = Path(__file__).resolve().parent.parent
 SUFFIX = ".schema.json"
+MESSAGE_CHARS = 200  # an error message quotes the instance: a huge value must not make a huge answer
 ASYNCAPI = "asyncapi/progress.asyncapi.json"
 COMPONENTS = "#/components/schemas/"
 
@@ -48,6 +54,22 @@ def _names_by_id() -> dict[str, str]:
 def schema(name: str) -> dict[str, Any]:
     """``schemas/<name>.schema.json`` as it is (a copy), e.g. ``schema("ws-progress/job")``."""
     return copy.deepcopy(_file(name + SUFFIX))
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Draft202012Validator:
+    files = [_file(n + SUFFIX) for n in _names_by_id().values()]
+    registry: Registry[Any] = Registry().with_resources(
+        (f["$id"], Resource.from_contents(f)) for f in files)
+    return Draft202012Validator(_file(name + SUFFIX), registry=registry,
+                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def errors(name: str, document: Any) -> list[str]:
+    """Why ``document`` is not valid by ``schemas/<name>.schema.json`` (``[]``: it is), each as
+    ``<JSON path>: <message>``, in document order."""
+    found = sorted(_validator(name).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{e.json_path}: {e.message[:MESSAGE_CHARS]}" for e in found]
 
 
 def component(name: str) -> str:

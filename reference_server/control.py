@@ -1,7 +1,7 @@
 """The control hook: lets the harness make the reference server emit feed events.
 
 ``POST {control_prefix}/feeds/{feedId}/events`` with ``{"events": [{"eventType", "payload"}],
-"tenantId"?}`` and the same bearer token as the feeds; answers 201 ``{"ids": [...]}`` in stored
+"tenantId"?}`` (schemas/feed-polling/control-events-request.schema.json) and the same bearer token as the feeds; answers 201 ``{"ids": [...]}`` in stored
 order. An ``Idempotency-Key`` header makes a retry safe: the same key (per tenant) with the same
 events answers the first ids again and stores nothing. docs/control-hook.md is the vendor-facing
 contract. The hook is test instrumentation:
@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from reference_server.config import ServerConfig
+from reference_server.contract import ref
 from reference_server.feed_access import TENANT_HEADER, known_token, tenant_for, unauthorized
 from reference_server.json_bodies import JsonError, loads
 from reference_server.problems import problem, problem_response
@@ -38,11 +39,6 @@ def setup(app: web.Application, config: ServerConfig) -> None:
 
 def openapi_paths(config: ServerConfig) -> dict[str, Any]:
     prefix = config.control_prefix.rstrip("/")
-    event = {
-        "type": "object",
-        "required": ["eventType"],
-        "properties": {"eventType": {"type": "string", "minLength": 1}, "payload": {}},
-    }
     return {
         prefix + "/feeds/{feedId}/events": {
             "post": {
@@ -57,14 +53,9 @@ def openapi_paths(config: ServerConfig) -> dict[str, Any]:
                      "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}},
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["events"],
-                    "properties": {
-                        "events": {"type": "array", "minItems": 1,
-                                   "maxItems": MAX_EVENTS_PER_CALL, "items": event},
+                    "allOf": [ref("feed-polling/control-events-request"), {"properties": {
                         "tenantId": {"enum": [*config.tenants, None],
-                                     "description": "null: as if absent"},
-                    },
+                                     "description": "a tenant this server is configured with"}}}],
                 }}}},
                 "responses": {
                     "201": {"description": "Stored, in this order (or the first answer again "

@@ -56,18 +56,52 @@ def test_openapi_is_valid() -> None:
     validator.validate(openapi_document())
 
 
+def _contract_part(body: Any) -> str | None:
+    """The schema file a request body's schema refers to: itself a $ref into the bundled schema
+    files, or an allOf whose first member is one (the rest: what the server adds)."""
+    target = body.get("$ref") or (body.get("allOf") or [{}])[0].get("$ref")
+    if not isinstance(target, str) or not target.startswith(COMPONENTS):
+        return None
+    return target[len(COMPONENTS):]
+
+
+def test_every_request_body_refers_to_the_contract() -> None:
+    document = openapi_document()
+    files = {p.relative_to(schemas_dir()).as_posix()[: -len(SUFFIX)].replace("/", ".")
+             for p in schemas_dir().rglob("*" + SUFFIX)}
+    found: dict[tuple[str, str, str], str | None] = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":  # the path's, not an operation
+                continue
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                body = content["schema"]
+                if media == "multipart/form-data":  # the JSON part is the request
+                    (body,) = body["properties"].values()
+                found[(method, path, media)] = _contract_part(body)
+    assert all(name in files for name in found.values()), found
+    assert found[("post", "/api/compute-jobs", "application/json")] == "ws-progress.job-request"
+    assert found[("post", "/api/compute-jobs", "multipart/form-data")] == "ws-progress.job-request"
+    assert found[("post", "/_control/feeds/{feedId}/events", "application/json")] == \
+        "feed-polling.control-events-request"
+    assert found[("put", "/_control/callbacks/settings", "application/json")] == "callbacks.callback-settings"
+    assert found[("post", "/api/v1/exec/stop", "application/json")] == "webhooks.stop-request"
+
+
 def test_openapi_request_bodies_are_the_schemas() -> None:
-    paths = openapi_document()["paths"]
+    paths = openapi_document(ServerConfig(tenants=("north", "south")))["paths"]
 
     def body(path: str) -> Any:
         return paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
 
-    # the job body and the control hook document what this server accepts (schemathesis holds the
-    # server to it): the job id is optional here (the server makes one) where the contract schema
-    # requires it, and tenantId names only the tenants this server was configured with
-    assert body("/api/compute-jobs")["properties"]["id"]["maxLength"] == 60
+    # what the server adds to the contract: a job id is not only dots, and tenantId names only the
+    # tenants this server was configured with
+    contract, extra = body("/api/compute-jobs")["allOf"]
+    assert contract == {"$ref": COMPONENTS + "ws-progress.job-request"}
+    assert set(extra["properties"]) == {"id"} and extra["properties"]["id"]["pattern"] == "[^.]"
+    tenant = body("/_control/feeds/{feedId}/events")["allOf"][1]["properties"]["tenantId"]
+    assert tenant["enum"] == ["north", "south", None]
     assert body("/api/authentication/token") == {"$ref": COMPONENTS + "ws-progress.token-request"}
-    assert set(body("/_control/feeds/{feedId}/events")["properties"]) == {"events", "tenantId"}
     job = paths["/api/compute-jobs/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert job == {"$ref": COMPONENTS + "ws-progress.job"}
 

@@ -1,6 +1,7 @@
 """The documents vendors and newcomers read stay true."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from harness.profile import get_profile
@@ -33,3 +34,24 @@ def test_ws_progress_doc_lists_every_option_the_harness_reads() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_ws_progress_doc_states_the_contracts_conformance_job_bounds() -> None:
+    """docs/ws-progress-jobs.md's table of conformanceJob and the contract schema agree."""
+    text = (ROOT / "docs" / "ws-progress-jobs.md").read_text(encoding="utf-8")
+    contract = json.loads((ROOT / "schemas" / "ws-progress" / "job-request.schema.json").read_text(encoding="utf-8"))
+    members = contract["$defs"]["conformanceJob"]["properties"]
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| `conformanceJob."):
+            name, kind, default = (cell.strip() for cell in line.split("|")[1:4])
+            rows[name.strip("`").split(".", 1)[1]] = (kind, default)
+    assert set(rows) == set(members)
+    for name, member in members.items():
+        kind, default = rows[name]
+        if member.get("type") == "integer":
+            assert kind == f"integer {member['minimum']}..{member['maximum']}", name
+        if "default" in member:
+            written = json.dumps(member["default"])
+            assert default == (f"`{written}`" if isinstance(member["default"], str) else written), name
+    assert "id" in contract["required"] and "required" in text.split("\n| `id` |")[1].split("\n")[0]

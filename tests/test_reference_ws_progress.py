@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -64,9 +65,13 @@ class Api:
 
     async def submit(self, token: str, body: Any, connection_id: str | None = None,
                      **headers: str) -> httpx.Response:
+        """POST a job; an object without an id gets a fresh one (the contract requires it: a
+        client names its job), so a test only names the jobs it refers to by name."""
         h = {"Authorization": f"Bearer {token}", **headers}
         if connection_id is not None:
             h["connection-id"] = connection_id
+        if isinstance(body, dict) and "id" not in body:
+            body = {"id": f"t-{uuid.uuid4().hex[:12]}", **body}
         return await self.http.post(ws_progress.JOBS_PATH, json=body, headers=h)
 
     async def get(self, token: str, path: str) -> httpx.Response:
@@ -291,6 +296,31 @@ async def test_submission_errors(api: Api) -> None:
     assert dup.status_code == 409 and dup.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_a_job_without_an_id_is_refused(api: Api) -> None:
+    """schemas/ws-progress/job-request.schema.json requires id: the server makes none up (the
+    multipart form: test_multipart_submission)."""
+    token = await api.token()
+    auth = {"Authorization": f"Bearer {token}"}
+    for body in ({}, {"id": None}, {"conformanceJob": {"runLogLines": 0}}):
+        r = await api.http.post(ws_progress.JOBS_PATH, json=body, headers=auth)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json") and "id" in r.json()["detail"]
+
+
+async def test_what_the_contract_allows_is_accepted_and_nothing_else(api: Api) -> None:
+    """The vendor docs allow threads: null and solver.callbacks: null; the contract's types hold
+    for members the server otherwise ignores (executionService, computeJobType)."""
+    token = await api.token()
+    r = await api.submit(token, {"computeJobType": "SOLVER", "conformanceJob": {"runLogLines": 0},
+                                 "execution": {"executionService": "PRIMARY", "threads": None},
+                                 "solver": {"action": "OPTIMIZE", "callbacks": None}})
+    assert r.status_code == 201, r.text
+    for body in ({"execution": {"executionService": 5}}, {"computeJobType": 1},
+                 {"conformanceJob": {"runLogBatchLines": 10_001}}, {"conformanceJob": None}):
+        r = await api.submit(token, body)
+        assert r.status_code == 422, (body, r.text)
+
+
 async def test_events_go_only_to_the_named_socket(api: Api) -> None:
     token = await api.token()
     async with api.connect(token) as a, api.connect(token) as b:
@@ -413,6 +443,7 @@ async def test_multipart_submission(api: Api) -> None:
         assert statuses(await run_to_end(ws, "multi.part"))[-1] == "COMPLETED"
     assert (await post("computeJobRequest", "{not json")).status_code == 400
     assert (await post("computeJobRequest", json.dumps({"id": "has space"}))).status_code == 422
+    assert (await post("computeJobRequest", json.dumps({"runLogMessages": True}))).status_code == 422  # no id
     assert (await post("somethingElse", "{}")).status_code == 422
     assert (await post("computeJobRequest", json.dumps({"pad": "x" * (1024 * 1024)}))).status_code == 413
 

@@ -301,6 +301,8 @@ BROKEN = [
                  "$", id="callback-request-without-object_name"),
     pytest.param("callbacks/execution-request", _with(CALLBACK_REQUEST, "callback.type", "smtp"),
                  "$.callback.type", id="callback-request-type-not-http"),
+    pytest.param("callbacks/execution-request", {**CALLBACK_REQUEST, "inputs": {"VAR1": {"nested": 1}}},
+                 "$.inputs.VAR1", id="callback-request-input-not-a-scalar"),
     pytest.param("callbacks/callback-default-payload", {"run_id": "2303535", "status": 1900},
                  "$", id="callback-payload-run_id-string"),
     pytest.param("callbacks/retry-settings", {"attempts": 3, "interval": 30, "mode": 3},

@@ -15,16 +15,12 @@ callback-settings.schema.json) and may be changed at run time through the contro
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from reference_server.config import ServerConfig
-from reference_server.contract import ref
+from reference_server.contract import errors, ref
 from reference_server.feed_access import authorized
 from reference_server.faults import Fault
 from reference_server.problems import problem
@@ -38,7 +34,6 @@ PROFILE = "callbacks"
 EXECUTIONS_PATH = "/ae/api/v1/{client}/executions"
 SETTINGS_PATH = "/callbacks/settings"
 CLIENT = "100"
-_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fault(name: str, description: str) -> Fault:
@@ -71,27 +66,9 @@ FAULTS: list[Fault] = [
 
 # -- the contract ------------------------------------------------------------------------------
 
-def _schemas_dir() -> Path:
-    """schemas/ of the source tree, or the copy the wheel ships beside this package."""
-    for candidate in (_ROOT / "schemas", _ROOT / "harness" / "_data" / "schemas"):
-        if (candidate / PROFILE).is_dir():
-            return candidate / PROFILE
-    raise FileNotFoundError(f"cannot find schemas/{PROFILE}/ under {_ROOT}")
-
-
-@lru_cache(maxsize=None)
-def contract(name: str) -> Draft202012Validator:
-    """The validator of schemas/callbacks/<name>.schema.json (references resolved)."""
-    schemas = {p.name: json.loads(p.read_text(encoding="utf-8"))
-               for p in _schemas_dir().glob("*.schema.json")}
-    registry: Registry[Any] = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values())
-    return Draft202012Validator(schemas[f"{name}.schema.json"], registry=registry,
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
 def contract_errors(name: str, document: Any) -> list[str]:
-    return [f"{e.json_path}: {e.message}" for e in contract(name).iter_errors(document)]
+    """Why ``document`` is not valid by schemas/callbacks/<name>.schema.json (``[]``: it is)."""
+    return errors(f"{PROFILE}/{name}", document)
 
 
 def initial_settings(config: ServerConfig) -> CallbackSettings:

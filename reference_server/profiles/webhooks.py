@@ -213,9 +213,7 @@ def openapi_paths(config: ServerConfig | None = None) -> dict[str, Any]:
                                              **_errors(400, 401, 404, 405)}}},
         STOP_PATH: {"post": {
             "summary": "Stop a running pipeline", "security": [],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["jobId"],
-                "properties": {"jobId": {"type": "string"}, "reason": {"type": "string"}}}}}},
+            "requestBody": {"required": True, "content": _json("stop-request")},
             "responses": {"200": ok, **_errors(400, 401, 404, 405)}}},
     }
 

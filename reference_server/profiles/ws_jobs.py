@@ -256,7 +256,7 @@ class JobRegistry:
     # --- REST operations -----------------------------------------------------------------------
     def submit(self, request: JobRequest, connection_id: str | None, owner: str | None = None) -> Job:
         """Register and start a job (the caller has checked the id is free)."""
-        job = Job(request.id or str(uuid.uuid4()), request, connection_id, owner)
+        job = Job(request.id, request, connection_id, owner)
         self.jobs[job.id] = job
         if self.fault("ws-status-out-of-order"):
             self._status(job, "EXECUTING")

@@ -8,6 +8,7 @@ Routes: ``POST /api/authentication/token``, ``POST /api/compute-jobs``,
 from __future__ import annotations
 
 import hmac
+import uuid
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -88,7 +89,7 @@ FAULTS: list[Fault] = [
     _fault("ws-results-url-foreign-origin", "resultsUrl is an absolute URL on another origin (localhost for "
            "127.0.0.1, and the other way round)"),
     _fault("ws-multipart-part-ignored", "a multipart submission's computeJobRequest part is not read: the job "
-           "runs with the server's defaults"),
+           "runs with the server's defaults, under an id the server makes up"),
 ]
 
 _JSON_TYPES = ("application/json",)
@@ -161,7 +162,7 @@ async def _multipart_body(request: web.Request) -> tuple[Any, web.Response | Non
             if not isinstance(part, BodyPartReader) or part.name != MULTIPART_PART:
                 continue
             if _registry(request).fault("ws-multipart-part-ignored"):
-                return {}, None
+                return {"id": f"unread-{uuid.uuid4().hex}"}, None
             data = bytearray()
             while chunk := await part.read_chunk():
                 data += chunk
@@ -195,8 +196,7 @@ async def submit_job(request: web.Request) -> web.Response:
     owner = registry.tokens.client(bearer_token(request))
     if connection_id is not None and not registry.connection_accepted(connection_id, owner):
         return problem(422, "connection-id names no open socket of this client")
-    if job_request.id is not None and job_request.id in registry.jobs \
-            and not registry.fault("ws-duplicate-id-accepted"):
+    if job_request.id in registry.jobs and not registry.fault("ws-duplicate-id-accepted"):
         return problem(409, f"a job with id {job_request.id!r} exists")
     job = registry.submit(job_request, connection_id, owner)
     if registry.fault("ws-results-url-foreign-origin"):
