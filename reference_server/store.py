@@ -8,9 +8,10 @@ whose ceiling is persisted a block ahead (:data:`BATCH_ID_BLOCK`), so they stay 
 restarts while forming a batch rarely writes the counter.
 
 The store is synchronous and meant to be used from the server's event loop thread only, so a read
-followed by a write sees no other writer in between; every public call that writes is one short
-transaction, a single statement where one does (complete: one UPDATE). One partial index holds
-the pending events only, so what a drain writes per batch is a few pages of the log. A database file runs in WAL mode with synchronous=NORMAL:
+followed by a write sees no other writer in between. Every change is one statement committed on
+its own (forming a batch, complete: one UPDATE each), except an emit: its events and idempotency
+key are one transaction. One partial index holds the pending events only, so what a drain writes
+per batch is a few pages of the log. A database file runs in WAL mode with synchronous=NORMAL:
 a commit appends to the write-ahead log and syncs nothing, so it costs about what the in-memory
 store costs; a committed transaction survives the process being killed (kill -9), not a power
 cut. The fsyncs happen when the log is copied into the database (a checkpoint), and that runs in
@@ -157,7 +158,7 @@ class FeedStore:
         return _Transaction(self._conn, self._checkpointer)
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        """One statement as its own transaction (autocommit); the number of rows it changed."""
+        """One statement, its own transaction outside _tx (autocommit); the rows it changed."""
         changed = int(self._conn.execute(sql, params).rowcount)
         if self._checkpointer is not None:
             self._checkpointer.due()
@@ -169,12 +170,12 @@ class FeedStore:
 
     def _next_batch_id(self) -> str:
         """A new batch id, above every id handed out before, also before a restart: the
-        persisted ceiling is raised (inside the caller's transaction) before an id passes it."""
+        persisted ceiling is raised (and committed, outside _tx) before an id passes it."""
         value = max(int(time.time() * 1000), self._last_batch_id + 1)
         if value > self._batch_id_ceiling:
             ceiling = value + BATCH_ID_BLOCK
-            self._conn.execute("INSERT INTO meta (name, value) VALUES ('batch_id', ?) "
-                               "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (ceiling,))
+            self._write("INSERT INTO meta (name, value) VALUES ('batch_id', ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (ceiling,))
             self._batch_id_ceiling = ceiling
         self._last_batch_id = value
         return str(value)
@@ -191,16 +192,21 @@ class FeedStore:
                                   (*key, limit)).fetchall()
 
     def _assign(self, key: tuple[str, str], batch_id: str, rows: list[sqlite3.Row]) -> None:
-        """Put ``rows`` (the oldest events in no batch, as _unbatched gave them) in the batch."""
+        """Put ``rows`` (the oldest events in no batch, as _unbatched gave them) in the batch:
+        one UPDATE."""
         if rows:
-            self._conn.execute(f"UPDATE events SET batch_id = ? WHERE {_PENDING} "
-                               "AND batch_id IS NULL AND seq <= ?", (batch_id, *key, rows[-1]["seq"]))
+            self._write(f"UPDATE events SET batch_id = ? WHERE {_PENDING} AND batch_id IS NULL "
+                        "AND seq <= ?", (batch_id, *key, rows[-1]["seq"]))
 
-    def _read(self, key: tuple[str, str], batch_id: str, fresh: bool) -> Batch:
-        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE {_PENDING} "
-                                  "AND batch_id = ? ORDER BY seq", (*key, batch_id)).fetchall()
+    def _reread(self, key: tuple[str, str]) -> Batch | None:
+        """The open batch as it was formed, or None when no batch is open."""
+        rows = self._conn.execute(f"SELECT batch_id, {_COLUMNS} FROM events WHERE {_PENDING} "
+                                  "AND batch_id IS NOT NULL ORDER BY batch_id, seq",
+                                  key).fetchall()
+        if not rows:
+            return None
         more = bool(self._unbatched(key, 1))
-        return Batch(batch_id, [_notification(r) for r in rows], more, fresh)
+        return Batch(rows[0]["batch_id"], [_notification(r) for r in rows], more, fresh=False)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -249,25 +255,23 @@ class FeedStore:
     def next_batch(self, tenant: str, feed: str, max_size: int) -> Batch | None:
         """The open batch, or a new one of the oldest ``max_size`` pending events, or None.
 
-        Re-reading the open batch writes nothing; forming one is one transaction that names the
-        batch on its events (and now and then raises the batch id ceiling)."""
+        Re-reading the open batch writes nothing; forming one is one UPDATE that names the batch
+        on its events (the batch id ceiling, when raised now and then, is committed first)."""
         key = self._key(tenant, feed)
-        batch_id = self._open_batch_id(key)
-        if batch_id is not None:
-            return self._read(key, batch_id, fresh=False)
+        batch = self._reread(key)
+        if batch is not None:
+            return batch
         rows = self._unbatched(key, max_size + 1)  # one more: whether more are available
         if not rows:
             return None
         more, rows = len(rows) > max_size, rows[:max_size]
-        with self._tx():
-            batch_id = self._next_batch_id()
-            self._assign(key, batch_id, rows)
+        batch_id = self._next_batch_id()
+        self._assign(key, batch_id, rows)
         return Batch(batch_id, [_notification(r) for r in rows], more, fresh=True)
 
     def new_batch_id(self) -> str:
         """A fresh batch id that names no batch (fp-empty-batch-200)."""
-        with self._tx():
-            return self._next_batch_id()
+        return self._next_batch_id()
 
     def open_batch_id(self, tenant: str, feed: str) -> str | None:
         return self._open_batch_id(self._key(tenant, feed))
@@ -293,11 +297,9 @@ class FeedStore:
         old = self._open_batch_id(key)
         if old is None:
             return None
-        with self._tx():
-            new = self._next_batch_id()
-            self._conn.execute(f"UPDATE events SET batch_id = ? WHERE {_PENDING} AND batch_id = ?",
-                               (new, *key, old))
-        return self._read(key, new, fresh=False)
+        self._write(f"UPDATE events SET batch_id = ? WHERE {_PENDING} AND batch_id = ?",
+                    (self._next_batch_id(), *key, old))
+        return self._reread(key)
 
     def top_up_open_batch(self, tenant: str, feed: str, max_size: int) -> None:
         """Add newer pending events to the open batch while it has room (fp-batch-not-immutable)."""
@@ -308,8 +310,7 @@ class FeedStore:
         (size,) = self._conn.execute(f"SELECT COUNT(*) FROM events WHERE {_PENDING} "
                                      "AND batch_id = ?", (*key, batch_id)).fetchone()
         if size < max_size:
-            with self._tx():
-                self._assign(key, batch_id, self._unbatched(key, max_size - size))
+            self._assign(key, batch_id, self._unbatched(key, max_size - size))
 
     def discard_all(self, tenant: str, feed: str) -> int:
         """Archive every pending event, the open batch's too; returns how many were archived."""
