@@ -74,10 +74,12 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CHECKPOINT_INTERVAL = 0.25  # seconds between two checkpoints while writes go on
 WAL_PAGES_LIMIT = 10_000  # the loop's connection checkpoints itself only past this (~40 MB)
 
-BATCH_ID_BLOCK = 60_000  # batch ids handed out per write of the persisted ceiling (a minute's worth)
+BATCH_ID_BLOCK = 60_000  # ids (ms) handed out per write of the persisted ceiling: a minute's
 
-_COLUMNS = ("id, event_type, occurred, tenant_id, causation_id, correlation_id, relative_url, "
-            "payload")
+# a notification's JSON text, encoded by SQLite (the payload is stored as JSON text already)
+_NOTIFICATION = ("json_object('id', id, 'eventType', event_type, 'when', occurred, 'tenantId', "
+                 "tenant_id, 'causationId', causation_id, 'correlationId', correlation_id, "
+                 "'relativeUrl', relative_url, 'payload', json(payload)) AS notification")
 _PENDING = "tenant_key = ? AND feed_key = ? AND state = 'pending'"  # what events_pending indexes
 
 
@@ -116,7 +118,7 @@ class KeyReused(Exception):
 @dataclass(frozen=True)
 class Batch:
     batch_id: str
-    notifications: list[dict[str, Any]]
+    notifications: list[str]  # each one's JSON text, oldest first
     more_available: bool
     fresh: bool  # formed by this call rather than re-read
 
@@ -187,7 +189,7 @@ class FeedStore:
 
     def _unbatched(self, key: tuple[str, str], limit: int) -> list[sqlite3.Row]:
         """The oldest ``limit`` pending events in no batch, oldest first."""
-        return self._conn.execute(f"SELECT seq, {_COLUMNS} FROM events WHERE {_PENDING} "
+        return self._conn.execute(f"SELECT seq, {_NOTIFICATION} FROM events WHERE {_PENDING} "
                                   "AND batch_id IS NULL ORDER BY seq LIMIT ?",
                                   (*key, limit)).fetchall()
 
@@ -200,13 +202,13 @@ class FeedStore:
 
     def _reread(self, key: tuple[str, str]) -> Batch | None:
         """The open batch as it was formed, or None when no batch is open."""
-        rows = self._conn.execute(f"SELECT batch_id, {_COLUMNS} FROM events WHERE {_PENDING} "
+        rows = self._conn.execute(f"SELECT batch_id, {_NOTIFICATION} FROM events WHERE {_PENDING} "
                                   "AND batch_id IS NOT NULL ORDER BY batch_id, seq",
                                   key).fetchall()
         if not rows:
             return None
         more = bool(self._unbatched(key, 1))
-        return Batch(rows[0]["batch_id"], [_notification(r) for r in rows], more, fresh=False)
+        return Batch(rows[0]["batch_id"], [r["notification"] for r in rows], more, fresh=False)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -238,7 +240,8 @@ class FeedStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*key, event_id, event.event_type, datetime.now(timezone.utc).isoformat(),
                      tenant, str(uuid.uuid4()), str(uuid.uuid4()),
-                     f"{feed}query/api/{feed}/{event_id}", json.dumps(event.payload)))
+                     f"{feed}query/api/{feed}/{event_id}",
+                     json.dumps(event.payload, allow_nan=False)))
                 ids.append(event_id)
             if idempotency_key is not None:
                 self._remember(tenant, idempotency_key, fingerprint, ids)
@@ -267,7 +270,7 @@ class FeedStore:
         more, rows = len(rows) > max_size, rows[:max_size]
         batch_id = self._next_batch_id()
         self._assign(key, batch_id, rows)
-        return Batch(batch_id, [_notification(r) for r in rows], more, fresh=True)
+        return Batch(batch_id, [r["notification"] for r in rows], more, fresh=True)
 
     def new_batch_id(self) -> str:
         """A fresh batch id that names no batch (fp-empty-batch-200)."""
@@ -376,15 +379,3 @@ def _fingerprint(feed: str, events: list[NewEvent]) -> str:
                            separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
-
-def _notification(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "eventType": row["event_type"],
-        "when": row["occurred"],
-        "tenantId": row["tenant_id"],
-        "causationId": row["causation_id"],
-        "correlationId": row["correlation_id"],
-        "relativeUrl": row["relative_url"],
-        "payload": json.loads(row["payload"]),
-    }
