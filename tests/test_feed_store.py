@@ -54,7 +54,7 @@ def test_a_drained_batch_writes_a_few_pages_of_the_log(tmp_path: Path) -> None:
                 written.append(frames(path) - before)
         finally:
             reader.close()
-    assert sum(written) <= 90, written
+    assert sum(written) <= 90, written  # 78 when written (the earlier layout: 127)
 
 
 def test_batch_ids_stay_unique_across_a_restart_when_formed_faster_than_the_clock(
