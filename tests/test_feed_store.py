@@ -1,14 +1,16 @@
-"""The feed store on a real SQLite file: what a drained batch writes to the log, batch ids across
-a restart, and a file of the earlier layout (a table of batches) opened by this one."""
+"""The feed store on a real SQLite file: what a drained batch writes to the log, the log copied
+into the file, batch ids across a restart, and a file of the earlier layout (a table of batches)
+opened by this one."""
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from reference_server.store import BATCH_ID_BLOCK, FeedStore, NewEvent
+from reference_server.store import BATCH_ID_BLOCK, CHECKPOINT_INTERVAL, FeedStore, NewEvent
 
 PAGE = 4096
 FRAME_HEADER = 24
@@ -55,6 +57,19 @@ def test_a_drained_batch_writes_a_few_pages_of_the_log(tmp_path: Path) -> None:
         finally:
             reader.close()
     assert sum(written) <= 90, written  # 78 when written (the earlier layout: 127)
+
+
+def test_the_log_is_copied_into_the_file_while_commits_go_on(tmp_path: Path) -> None:
+    """The checkpoint thread copies the log in (the fsyncs a power cut needs) while the event
+    loop keeps committing: the log does not wait for the writes to stop."""
+    path = tmp_path / "feeds.db"
+    with store_at(path) as store:
+        before = os.path.getsize(path)  # the header page: everything else is still in the log
+        ends = time.monotonic() + CHECKPOINT_INTERVAL + 10  # generous: the machine may be loaded
+        while os.path.getsize(path) == before:
+            assert time.monotonic() < ends, "the log was not copied in while commits went on"
+            store.add_events("t", "journey", events(1))
+            time.sleep(0.005)
 
 
 def test_batch_ids_stay_unique_across_a_restart_when_formed_faster_than_the_clock(
