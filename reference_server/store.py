@@ -156,8 +156,8 @@ class FeedStore:
             feed = SHARED
         return tenant, feed
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self._conn, self._checkpointer)
+    def _tx(self, begin: str = "BEGIN IMMEDIATE") -> "_Transaction":
+        return _Transaction(self._conn, self._checkpointer, begin)
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         """One statement, its own transaction outside _tx (autocommit); the rows it changed."""
@@ -172,7 +172,7 @@ class FeedStore:
 
     def _next_batch_id(self) -> str:
         """A new batch id, above every id handed out before, also before a restart: the
-        persisted ceiling is raised (and committed, outside _tx) before an id passes it."""
+        persisted ceiling is raised (in the caller's transaction) before an id passes it."""
         value = max(int(time.time() * 1000), self._last_batch_id + 1)
         if value > self._batch_id_ceiling:
             ceiling = value + BATCH_ID_BLOCK
@@ -258,18 +258,20 @@ class FeedStore:
     def next_batch(self, tenant: str, feed: str, max_size: int) -> Batch | None:
         """The open batch, or a new one of the oldest ``max_size`` pending events, or None.
 
-        Re-reading the open batch writes nothing; forming one is one UPDATE that names the batch
-        on its events (the batch id ceiling, when raised now and then, is committed first)."""
+        One transaction (a file's locks taken once, not per statement): re-reading the open
+        batch writes nothing; forming one is one UPDATE that names the batch on its events (and
+        now and then raises the batch id ceiling)."""
         key = self._key(tenant, feed)
-        batch = self._reread(key)
-        if batch is not None:
-            return batch
-        rows = self._unbatched(key, max_size + 1)  # one more: whether more are available
-        if not rows:
-            return None
-        more, rows = len(rows) > max_size, rows[:max_size]
-        batch_id = self._next_batch_id()
-        self._assign(key, batch_id, rows)
+        with self._tx("BEGIN"):  # deferred: a write lock only when a batch is formed
+            batch = self._reread(key)
+            if batch is not None:
+                return batch
+            rows = self._unbatched(key, max_size + 1)  # one more: whether more are available
+            if not rows:
+                return None
+            more, rows = len(rows) > max_size, rows[:max_size]
+            batch_id = self._next_batch_id()
+            self._assign(key, batch_id, rows)
         return Batch(batch_id, [r["notification"] for r in rows], more, fresh=True)
 
     def new_batch_id(self) -> str:
@@ -322,14 +324,16 @@ class FeedStore:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK around one public call (autocommit connection)."""
+    """BEGIN [IMMEDIATE] ... COMMIT/ROLLBACK around one public call (autocommit connection)."""
 
-    def __init__(self, conn: sqlite3.Connection, checkpointer: "_Checkpointer | None") -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpointer: "_Checkpointer | None",
+                 begin: str) -> None:
         self._conn = conn
         self._checkpointer = checkpointer
+        self._begin = begin
 
     def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute(self._begin)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
