@@ -9,16 +9,16 @@ restarts while forming a batch rarely writes the counter.
 
 The store is synchronous and meant to be used from the server's event loop thread only, so a read
 followed by a write sees no other writer in between. Each call a fault-free server makes is one
-transaction: complete and discardAll a single UPDATE; next its reads and, when it forms a batch,
-one UPDATE; an emit its events and idempotency key. One partial index holds the pending events
-only, so what a drain writes per batch is a few pages of the log. A database file runs in WAL
-mode with synchronous=NORMAL: a commit appends to the write-ahead log and syncs nothing, so it
-costs little more than the in-memory store; a committed transaction survives the process being
-killed (kill -9), not a power cut. The fsyncs happen when the log is copied into the database (a checkpoint), and that runs in
-a thread of its own (:class:`_Checkpointer`), never on the event loop. The database file is
+transaction: complete and discardAll a single UPDATE; next its reads and, when it forms a batch, one
+UPDATE; an emit its events and idempotency key. One partial index holds the pending events only, so
+what a drain writes per batch is a few pages of the log. A database file runs in WAL mode with
+synchronous=NORMAL: a commit appends to the write-ahead log and syncs nothing, so it costs little
+more than the in-memory store; a committed transaction survives the process being killed (kill -9),
+not a power cut. The fsyncs happen when the log is copied into the database (a checkpoint), and that
+runs in a thread of its own (:class:`_Checkpointer`), never on the event loop. The database file is
 created readable by its owner only (0600; SQLite gives its log and shared-memory file the same
-mode). Control-hook idempotency keys are stored with the ids they answered, in the same
-transaction as the events, the newest ``idempotency_keys`` kept.
+mode). Control-hook idempotency keys are stored with the ids they answered, in the same transaction
+as the events, the newest ``idempotency_keys`` kept.
 """
 from __future__ import annotations
 
