@@ -2,11 +2,13 @@
 
 Python's parser recurses once per level: a body nested ~1000 deep raises RecursionError (a 500
 and a traceback). A cheap pre-scan counts bracket depth outside strings and refuses deeper input
-before the parser sees it. NaN and Infinity are refused too: they are not JSON.
+before the parser sees it. NaN and Infinity are refused too: they are not JSON; so is a number
+beyond a double (1e999), which would be read as infinity and written back as Infinity.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -36,6 +38,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("a number beyond a double")
+    return value
+
+
 def loads(data: str | bytes, max_depth: int) -> Any:
     """The parsed value, or JsonError: not UTF-8, nested deeper than ``max_depth``, or not JSON.
 
@@ -48,7 +57,7 @@ def loads(data: str | bytes, max_depth: int) -> Any:
     if nesting_exceeds(text, max_depth):
         raise JsonError(f"JSON nested deeper than {max_depth} levels")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         raise JsonError("not valid JSON") from None
 

@@ -2,18 +2,23 @@
 
 An event is ``pending`` until its batch is completed (``completed``) or the feed is discarded
 (``archived``). A pending event with a ``batch_id`` belongs to the feed's open batch; at most one
-batch per feed is open. Batch contents are fixed when the batch is formed (immutability), and
-batch ids come from a persisted millisecond-ish counter, so they stay unique across restarts.
+batch per feed is open, and the events say which: there is no table of batches. Batch contents
+are fixed when the batch is formed (immutability). Batch ids come from a millisecond-ish counter
+whose ceiling is persisted a block ahead (:data:`BATCH_ID_BLOCK`), so they stay unique across
+restarts while forming a batch rarely writes the counter.
 
-The store is synchronous and meant to be used from the server's event loop thread only; every
-public call is one short transaction. A database file runs in WAL mode with synchronous=NORMAL:
-a commit appends to the write-ahead log and syncs nothing, so it costs about what the in-memory
-store costs; a committed transaction survives the process being killed (kill -9), not a power
-cut. The fsyncs happen when the log is copied into the database (a checkpoint), and that runs in
-a thread of its own (:class:`_Checkpointer`), never on the event loop. The database file is
+The store is synchronous and meant to be used from the server's event loop thread only, so a read
+followed by a write sees no other writer in between. Each call a fault-free server makes is one
+transaction: complete and discardAll a single UPDATE; next its reads and, when it forms a batch, one
+UPDATE; an emit its events and idempotency key. One partial index holds the pending events only, so
+what a drain writes per batch is a few pages of the log. A database file runs in WAL mode with
+synchronous=NORMAL: a commit appends to the write-ahead log and syncs nothing, so it costs little
+more than the in-memory store; a committed transaction survives the process being killed (kill -9),
+not a power cut. The fsyncs happen when the log is copied into the database (a checkpoint), and that
+runs in a thread of its own (:class:`_Checkpointer`), never on the event loop. The database file is
 created readable by its owner only (0600; SQLite gives its log and shared-memory file the same
-mode). Control-hook idempotency keys are stored with the ids they answered, in the same
-transaction as the events, the newest ``idempotency_keys`` kept.
+mode). Control-hook idempotency keys are stored with the ids they answered, in the same transaction
+as the events, the newest ``idempotency_keys`` kept.
 """
 from __future__ import annotations
 
@@ -49,15 +54,12 @@ CREATE TABLE IF NOT EXISTS events (
     state          TEXT NOT NULL DEFAULT 'pending',
     batch_id       TEXT
 );
-CREATE INDEX IF NOT EXISTS events_queue ON events (tenant_key, feed_key, state, seq);
-CREATE INDEX IF NOT EXISTS events_batch ON events (batch_id);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id   TEXT PRIMARY KEY,
-    tenant_key TEXT NOT NULL,
-    feed_key   TEXT NOT NULL,
-    state      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS batches_open ON batches (tenant_key, feed_key, state);
+CREATE INDEX IF NOT EXISTS events_pending ON events (tenant_key, feed_key, batch_id, seq)
+    WHERE state = 'pending';
+-- a file of an earlier layout: its open batch is found from its events just the same
+DROP INDEX IF EXISTS events_queue;
+DROP INDEX IF EXISTS events_batch;
+DROP TABLE IF EXISTS batches;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     n           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,8 +74,13 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CHECKPOINT_INTERVAL = 0.25  # seconds between two checkpoints while writes go on
 WAL_PAGES_LIMIT = 10_000  # the loop's connection checkpoints itself only past this (~40 MB)
 
-_COLUMNS = ("id, event_type, occurred, tenant_id, causation_id, correlation_id, relative_url, "
-            "payload")
+BATCH_ID_BLOCK = 60_000  # ids (ms) handed out per write of the persisted ceiling: a minute's
+
+# a notification's JSON text, encoded by SQLite (the payload is stored as JSON text already)
+_NOTIFICATION = ("json_object('id', id, 'eventType', event_type, 'when', occurred, 'tenantId', "
+                 "tenant_id, 'causationId', causation_id, 'correlationId', correlation_id, "
+                 "'relativeUrl', relative_url, 'payload', json(payload)) AS notification")
+_PENDING = "tenant_key = ? AND feed_key = ? AND state = 'pending'"  # what events_pending indexes
 
 
 def open_database(path: str) -> tuple[sqlite3.Connection, bool]:
@@ -111,7 +118,7 @@ class KeyReused(Exception):
 @dataclass(frozen=True)
 class Batch:
     batch_id: str
-    notifications: list[dict[str, Any]]
+    notifications: list[str]  # each one's JSON text, oldest first
     more_available: bool
     fresh: bool  # formed by this call rather than re-read
 
@@ -133,6 +140,7 @@ class FeedStore:
         self._share_feeds = share_feeds
         self._checkpointer = _Checkpointer(path) if in_file else None
         self._conn.executescript(_SCHEMA)
+        self._load_batch_id_ceiling()
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -148,38 +156,59 @@ class FeedStore:
             feed = SHARED
         return tenant, feed
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self._conn, self._checkpointer)
+    def _tx(self, begin: str = "BEGIN IMMEDIATE") -> "_Transaction":
+        return _Transaction(self._conn, self._checkpointer, begin)
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """One statement, its own transaction outside _tx (autocommit); the rows it changed."""
+        changed = int(self._conn.execute(sql, params).rowcount)
+        if self._checkpointer is not None:
+            self._checkpointer.due()
+        return changed
+
+    def _load_batch_id_ceiling(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'batch_id'").fetchone()
+        self._batch_id_ceiling = self._last_batch_id = int(row["value"]) if row else 0
 
     def _next_batch_id(self) -> str:
-        row = self._conn.execute("SELECT value FROM meta WHERE name = 'batch_id'").fetchone()
-        last = int(row["value"]) if row else 0
-        value = max(int(time.time() * 1000), last + 1)
-        self._conn.execute("INSERT INTO meta (name, value) VALUES ('batch_id', ?) "
-                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (value,))
+        """A new batch id, above every id handed out before, also before a restart: the
+        persisted ceiling is raised (in the caller's transaction) before an id passes it."""
+        value = max(int(time.time() * 1000), self._last_batch_id + 1)
+        if value > self._batch_id_ceiling:
+            ceiling = value + BATCH_ID_BLOCK
+            self._write("INSERT INTO meta (name, value) VALUES ('batch_id', ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (ceiling,))
+            self._batch_id_ceiling = ceiling
+        self._last_batch_id = value
         return str(value)
 
     def _open_batch_id(self, key: tuple[str, str]) -> str | None:
-        row = self._conn.execute(
-            "SELECT batch_id FROM batches WHERE tenant_key = ? AND feed_key = ? AND state = 'open'",
-            key).fetchone()
+        row = self._conn.execute(f"SELECT batch_id FROM events WHERE {_PENDING} "
+                                 "AND batch_id IS NOT NULL LIMIT 1", key).fetchone()
         return str(row["batch_id"]) if row else None
 
-    def _unbatched(self, key: tuple[str, str], limit: int) -> list[int]:
-        rows = self._conn.execute(
-            "SELECT seq FROM events WHERE tenant_key = ? AND feed_key = ? AND state = 'pending' "
-            "AND batch_id IS NULL ORDER BY seq LIMIT ?", (*key, limit)).fetchall()
-        return [int(r["seq"]) for r in rows]
+    def _unbatched(self, key: tuple[str, str], limit: int) -> list[sqlite3.Row]:
+        """The oldest ``limit`` pending events in no batch, oldest first."""
+        return self._conn.execute(f"SELECT seq, {_NOTIFICATION} FROM events WHERE {_PENDING} "
+                                  "AND batch_id IS NULL ORDER BY seq LIMIT ?",
+                                  (*key, limit)).fetchall()
 
-    def _assign(self, batch_id: str, seqs: list[int]) -> None:
-        self._conn.executemany("UPDATE events SET batch_id = ? WHERE seq = ?",
-                               [(batch_id, seq) for seq in seqs])
+    def _assign(self, key: tuple[str, str], batch_id: str, rows: list[sqlite3.Row]) -> None:
+        """Put ``rows`` (the oldest events in no batch, as _unbatched gave them) in the batch:
+        one UPDATE."""
+        if rows:
+            self._write(f"UPDATE events SET batch_id = ? WHERE {_PENDING} AND batch_id IS NULL "
+                        "AND seq <= ?", (batch_id, *key, rows[-1]["seq"]))
 
-    def _read(self, key: tuple[str, str], batch_id: str, fresh: bool) -> Batch:
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE batch_id = ? ORDER BY seq", (batch_id,)).fetchall()
+    def _reread(self, key: tuple[str, str]) -> Batch | None:
+        """The open batch as it was formed, or None when no batch is open."""
+        rows = self._conn.execute(f"SELECT batch_id, {_NOTIFICATION} FROM events WHERE {_PENDING} "
+                                  "AND batch_id IS NOT NULL ORDER BY batch_id, seq",
+                                  key).fetchall()
+        if not rows:
+            return None
         more = bool(self._unbatched(key, 1))
-        return Batch(batch_id, [_notification(r) for r in rows], more, fresh)
+        return Batch(rows[0]["batch_id"], [r["notification"] for r in rows], more, fresh=False)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -211,7 +240,8 @@ class FeedStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*key, event_id, event.event_type, datetime.now(timezone.utc).isoformat(),
                      tenant, str(uuid.uuid4()), str(uuid.uuid4()),
-                     f"{feed}query/api/{feed}/{event_id}", json.dumps(event.payload)))
+                     f"{feed}query/api/{feed}/{event_id}",
+                     json.dumps(event.payload, allow_nan=False)))
                 ids.append(event_id)
             if idempotency_key is not None:
                 self._remember(tenant, idempotency_key, fingerprint, ids)
@@ -226,104 +256,84 @@ class FeedStore:
                            "(SELECT MAX(n) FROM idempotency) - ?", (self._idempotency_keys,))
 
     def next_batch(self, tenant: str, feed: str, max_size: int) -> Batch | None:
-        """The open batch, or a new one of the oldest ``max_size`` pending events, or None."""
+        """The open batch, or a new one of the oldest ``max_size`` pending events, or None.
+
+        One transaction (a file's locks taken once, not per statement): re-reading the open
+        batch writes nothing; forming one is one UPDATE that names the batch on its events (and
+        now and then raises the batch id ceiling)."""
         key = self._key(tenant, feed)
-        with self._tx():
-            batch_id = self._open_batch_id(key)
-            if batch_id is not None:
-                return self._read(key, batch_id, fresh=False)
-            seqs = self._unbatched(key, max_size)
-            if not seqs:
+        with self._tx("BEGIN"):  # deferred: a write lock only when a batch is formed
+            batch = self._reread(key)
+            if batch is not None:
+                return batch
+            rows = self._unbatched(key, max_size + 1)  # one more: whether more are available
+            if not rows:
                 return None
+            more, rows = len(rows) > max_size, rows[:max_size]
             batch_id = self._next_batch_id()
-            self._conn.execute("INSERT INTO batches (batch_id, tenant_key, feed_key, state) "
-                               "VALUES (?, ?, ?, 'open')", (batch_id, *key))
-            self._assign(batch_id, seqs)
-            return self._read(key, batch_id, fresh=True)
+            self._assign(key, batch_id, rows)
+        return Batch(batch_id, [r["notification"] for r in rows], more, fresh=True)
 
     def new_batch_id(self) -> str:
         """A fresh batch id that names no batch (fp-empty-batch-200)."""
-        with self._tx():
-            return self._next_batch_id()
+        return self._next_batch_id()
 
     def open_batch_id(self, tenant: str, feed: str) -> str | None:
         return self._open_batch_id(self._key(tenant, feed))
 
     def complete(self, tenant: str, feed: str, batch_id: str) -> bool:
         """Complete the open batch ``batch_id``: its events are gone. False changes nothing."""
-        key = self._key(tenant, feed)
-        with self._tx():
-            if self._open_batch_id(key) != batch_id:
-                return False
-            self._conn.execute("UPDATE events SET state = 'completed' WHERE batch_id = ?",
-                               (batch_id,))
-            self._conn.execute("UPDATE batches SET state = 'completed' WHERE batch_id = ?",
-                               (batch_id,))
-            return True
+        return self._write(f"UPDATE events SET state = 'completed' WHERE {_PENDING} "
+                           "AND batch_id = ?", (*self._key(tenant, feed), batch_id)) > 0
 
     def release(self, tenant: str, feed: str, batch_id: str) -> bool:
         """Close the open batch but put its events back in the queue (fp-completed-events-return)."""
-        key = self._key(tenant, feed)
-        with self._tx():
-            if self._open_batch_id(key) != batch_id:
-                return False
-            self._conn.execute("UPDATE events SET batch_id = NULL WHERE batch_id = ?", (batch_id,))
-            self._conn.execute("UPDATE batches SET state = 'completed' WHERE batch_id = ?",
-                               (batch_id,))
-            return True
+        return self._write(f"UPDATE events SET batch_id = NULL WHERE {_PENDING} "
+                           "AND batch_id = ?", (*self._key(tenant, feed), batch_id)) > 0
 
     def drop_oldest_pending(self, tenant: str, feed: str) -> None:
         """Silently mark the oldest unbatched event completed (fp-event-lost-on-complete)."""
-        key = self._key(tenant, feed)
-        with self._tx():
-            for seq in self._unbatched(key, 1):
-                self._conn.execute("UPDATE events SET state = 'completed' WHERE seq = ?", (seq,))
+        for row in self._unbatched(self._key(tenant, feed), 1):
+            self._write("UPDATE events SET state = 'completed' WHERE seq = ?", (row["seq"],))
 
     def renumber_open_batch(self, tenant: str, feed: str) -> Batch | None:
         """Give the open batch a new id (fp-new-batch-id-on-reread)."""
         key = self._key(tenant, feed)
-        with self._tx():
-            old = self._open_batch_id(key)
-            if old is None:
-                return None
-            new = self._next_batch_id()
-            self._conn.execute("UPDATE batches SET batch_id = ? WHERE batch_id = ?", (new, old))
-            self._conn.execute("UPDATE events SET batch_id = ? WHERE batch_id = ?", (new, old))
-            return self._read(key, new, fresh=False)
+        old = self._open_batch_id(key)
+        if old is None:
+            return None
+        self._write(f"UPDATE events SET batch_id = ? WHERE {_PENDING} AND batch_id = ?",
+                    (self._next_batch_id(), *key, old))
+        return self._reread(key)
 
     def top_up_open_batch(self, tenant: str, feed: str, max_size: int) -> None:
         """Add newer pending events to the open batch while it has room (fp-batch-not-immutable)."""
         key = self._key(tenant, feed)
-        with self._tx():
-            batch_id = self._open_batch_id(key)
-            if batch_id is None:
-                return
-            (size,) = self._conn.execute("SELECT COUNT(*) FROM events WHERE batch_id = ?",
-                                         (batch_id,)).fetchone()
-            if size < max_size:
-                self._assign(batch_id, self._unbatched(key, max_size - size))
+        batch_id = self._open_batch_id(key)
+        if batch_id is None:
+            return
+        (size,) = self._conn.execute(f"SELECT COUNT(*) FROM events WHERE {_PENDING} "
+                                     "AND batch_id = ?", (*key, batch_id)).fetchone()
+        if size < max_size:
+            self._assign(key, batch_id, self._unbatched(key, max_size - size))
 
     def discard_all(self, tenant: str, feed: str) -> int:
-        """Archive every pending event and the open batch; returns how many were archived."""
-        key = self._key(tenant, feed)
-        with self._tx():
-            cur = self._conn.execute(
-                "UPDATE events SET state = 'archived' WHERE tenant_key = ? AND feed_key = ? "
-                "AND state = 'pending'", key)
-            self._conn.execute("UPDATE batches SET state = 'discarded' WHERE tenant_key = ? "
-                               "AND feed_key = ? AND state = 'open'", key)
-            return int(cur.rowcount)
+        """Archive every pending event, the open batch's too; returns how many were archived."""
+        return self._write(f"UPDATE events SET state = 'archived' WHERE {_PENDING}",
+                           self._key(tenant, feed))
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK around one public call (autocommit connection)."""
+    """BEGIN [IMMEDIATE] ... COMMIT/ROLLBACK around one public call (autocommit connection)."""
 
-    def __init__(self, conn: sqlite3.Connection, checkpointer: "_Checkpointer | None") -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpointer: "_Checkpointer | None",
+                 begin: str) -> None:
         self._conn = conn
         self._checkpointer = checkpointer
+        self._begin = begin
 
     def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute(self._begin)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
@@ -373,15 +383,3 @@ def _fingerprint(feed: str, events: list[NewEvent]) -> str:
                            separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
-
-def _notification(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "eventType": row["event_type"],
-        "when": row["occurred"],
-        "tenantId": row["tenant_id"],
-        "causationId": row["causation_id"],
-        "correlationId": row["correlation_id"],
-        "relativeUrl": row["relative_url"],
-        "payload": json.loads(row["payload"]),
-    }

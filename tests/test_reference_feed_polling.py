@@ -112,6 +112,24 @@ def test_batch_shape_complete_and_empty(feeds: Feeds) -> None:
     assert feeds.next().status_code == 204
 
 
+def test_payloads_and_event_types_read_back_as_emitted(feeds: Feeds) -> None:
+    """The store's SQLite encodes the notifications: every kind of JSON payload, and event types
+    with quotes, backslashes, control characters and non-ASCII, read back equal."""
+    payloads: list[Any] = [None, True, False, 0, -7, 2**70, 1.5, 1.0, -2.5e-300, "",
+                           'q"\\\n\t\u2028\u00e9\U0001f600', [], {},
+                           {"a": [1, {"b": None}], "\u00e9": "x"}]
+    types = ['document:"quoted"', "document:back\\slash", "document:\x01", "document:\u00e9"]
+    events = [{"eventType": types[i % len(types)], "payload": p} for i, p in enumerate(payloads)]
+    assert feeds.http.post("/_control/feeds/document/events",
+                           json={"events": events}).status_code == 201
+    read: list[dict[str, Any]] = []
+    while (r := feeds.next("document")).status_code == 200:
+        read += r.json()["notifications"]
+        assert feeds.complete(r.json()["batchId"], "document").status_code == 200
+    assert [(n["eventType"], n["payload"]) for n in read] == [
+        (e["eventType"], e["payload"]) for e in events]
+
+
 def test_batch_is_immutable_until_completed(feeds: Feeds) -> None:
     first = feeds.emit("journey", 3)
     batch = feeds.batch()

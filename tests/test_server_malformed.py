@@ -92,6 +92,19 @@ def test_json_64_deep_is_still_read(http: httpx.Client) -> None:
     assert r.status_code == 201, r.text
 
 
+@pytest.mark.parametrize("number", ["1e999", "-1e999"])
+def test_a_number_beyond_a_double_is_400_not_an_infinity_served_later(http: httpx.Client,
+                                                                       number: str) -> None:
+    """1e999 is JSON syntax but no double: read as inf, it went out of next as Infinity (not
+    JSON), or made the store fail to re-encode the payload. It is refused like NaN."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = http.post("/_control/feeds/screening/events",
+                  content='{"events": [{"eventType": "t", "payload": {"big": ' + number + "}}]}",
+                  headers={"Content-Type": "application/json", **auth})
+    assert "not valid JSON" in assert_problem(r, 400)["detail"]
+    assert http.get("/eventnotifications/v2/screening/next", headers=auth).status_code == 204
+
+
 async def test_a_deep_websocket_frame_closes_1008_with_a_reason(server: RunningServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         r = await client.post(ws_progress.TOKEN_PATH, json={"clientId": CLIENT, "secret": SECRET})

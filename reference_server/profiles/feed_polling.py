@@ -6,6 +6,7 @@ Every fault is one ``if`` at the spot where the real bug would sit.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -135,8 +136,10 @@ class _Handlers:
         more = batch.more_available
         if "fp-wrong-more-available" in self.faults:
             more = False
-        return web.json_response({"batchId": batch.batch_id, "notifications": notifications,
-                                  "moreAvailable": more})
+        # the store's notifications are JSON texts (SQLite encodes them): joined, not re-encoded
+        body = (f'{{"batchId":{json.dumps(batch.batch_id)},"notifications":['
+                f'{",".join(notifications)}],"moreAvailable":{"true" if more else "false"}}}')
+        return web.Response(text=body, content_type="application/json")
 
     async def complete(self, request: web.Request) -> web.Response:
         resolved = self.resolve(request)
