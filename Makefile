@@ -15,11 +15,11 @@ run: $(STAMP)
 	$(VENV)/bin/conformance run
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not slow"
+	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
 
 # the slow tier: the exact kill matrix, the SHOULD sweep, the wheel install (CI runs it too)
 test-slow: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m slow
+	$(VENV)/bin/python -m pytest -n 2 -m slow
 
 serve: $(STAMP)
 	$(VENV)/bin/conformance serve --timings fast
