@@ -17,7 +17,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
 
-# the slow tier: the exact kill matrix, the SHOULD sweep, the wheel install (CI runs it too)
+# the slow tier: the other hostile targets and the wheel install (CI runs it too)
 test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 -m slow
 
