@@ -108,7 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("run_budget", {"type": "number", "exclusiveMinimum": 0},
             "the whole run's bound in seconds (default 3600); scenarios not started by then are ERROR"),
     Setting("request_timeout", {"type": "number", "exclusiveMinimum": 0}, "every network step times out after this"),
-    Setting("receiver_bind", {"type": "string", "pattern": "^[^\\s:]+:[0-9]{1,5}$"},
+    Setting("receiver_bind", {"type": "string", "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$"},
             "HOST:PORT the harness's receiver listens on (callbacks, webhooks; default 127.0.0.1:0)"),
     Setting("receiver_url", URL, "base URL the target must call to reach the receiver (behind a tunnel or a proxy)"),
     Setting("trusted_origins", {"type": "array", "items": URL},

@@ -198,3 +198,13 @@ def test_every_missing_setting_skip_is_classified_not_tested() -> None:
         scenario = replace(catalog()[0], needs=(need,))
         reason = _needs_reason(scenario, bare)
         assert reason is not None and classify_skip(reason)["kind"] == NOT_TESTED, need
+
+
+def test_an_ipv6_receiver_bind_in_brackets_is_accepted_and_a_bare_one_is_not() -> None:
+    from harness.settings import validate_settings
+
+    validate_settings({"receiver_bind": "[::1]:0"}, "test")
+    validate_settings({"receiver_bind": "0.0.0.0:8080"}, "test")
+    for bad in ("::1:8080", "[::1]", "host", "[::1]:99999999"):
+        with pytest.raises(ConfigError):
+            validate_settings({"receiver_bind": bad}, "test")
