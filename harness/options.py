@@ -37,9 +37,15 @@ def normalize_timings(declared: Mapping[str, Any] | None) -> tuple[dict[str, Any
     legacy = {k: out.pop(k) for k in list(out) if desc and k in desc.timer_defaults()}
     if not legacy:
         return out, []
-    out["ws-progress"] = {**legacy, **(out.get("ws-progress") or {})}
-    return out, ["timings: the flat keys " + ", ".join(sorted(legacy)) + " are deprecated; "
-                 "write them under timings.ws-progress (they were read as such)"]
+    section = dict(out.get("ws-progress") or {})
+    out["ws-progress"] = {**legacy, **section}
+    notes = ["timings: the flat keys " + ", ".join(sorted(legacy)) + " are deprecated; "
+             "write them under timings.ws-progress (they were read as such)"]
+    shadowed = sorted(k for k in legacy if k in section and section[k] != legacy[k])
+    if shadowed:  # said, not dropped in silence
+        notes.append("timings: the flat " + ", ".join(shadowed) + " were ignored: timings.ws-progress "
+                     "gives " + ("it" if len(shadowed) == 1 else "them") + " too, and wins")
+    return out, notes
 
 
 def build_timings(declared: Mapping[str, Any] | None) -> Timings:

@@ -208,3 +208,13 @@ def test_an_ipv6_receiver_bind_in_brackets_is_accepted_and_a_bare_one_is_not() -
     for bad in ("::1:8080", "[::1]", "host", "[::1]:99999999"):
         with pytest.raises(ConfigError):
             validate_settings({"receiver_bind": bad}, "test")
+
+
+def test_a_flat_timer_shadowed_by_the_ws_progress_section_is_said_not_dropped_in_silence() -> None:
+    from harness.options import normalize_timings
+
+    out, notes = normalize_timings({"ping_interval": 5, "ws-progress": {"ping_interval": 7}})
+    assert out["ws-progress"]["ping_interval"] == 7
+    assert any("ping_interval were ignored" in n for n in notes)
+    _, same = normalize_timings({"ping_interval": 7, "ws-progress": {"ping_interval": 7}})
+    assert not any("ignored" in n for n in same)
