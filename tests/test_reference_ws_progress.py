@@ -609,3 +609,13 @@ async def test_malformed_frame_crash_fault(faulty: Callable[..., RunningServer])
             assert await expect_close(ws) == 1011 and await expect_close(bystander) == 1011
     finally:
         await api.http.aclose()
+
+
+@pytest.mark.parametrize("job_id", ["abc\n", "a" * 60 + "\n", "\nabc"])
+def test_a_job_id_with_a_newline_is_refused(job_id: str) -> None:
+    """The contract's pattern ^[A-Za-z0-9_.-]{1,60}$ run by Python's re lets a final newline by."""
+    from reference_server.config import ServerConfig
+    from reference_server.profiles.ws_job_request import parse_job_request
+
+    with pytest.raises(ValueError, match="id"):
+        parse_job_request({"id": job_id}, ServerConfig())

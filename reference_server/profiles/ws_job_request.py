@@ -48,6 +48,8 @@ def parse_job_request(body: Any, config: ServerConfig) -> JobRequest:
     found = errors(SCHEMA, body)
     if found:
         raise ValueError("; ".join(found))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", body["id"]):  # the schema's ^...$ (Python's $ lets "id\n" by)
+        raise ValueError("id must be 1 to 60 characters of [A-Za-z0-9_.-]")
     if not re.search(NOT_ONLY_DOTS, body["id"]):
         raise ValueError("id must not be only dots: . and .. would make the job's URLs unreachable")
     job = {**_defaults(), "lineIntervalMs": round(config.timings.runlog_line_interval * 1000),
