@@ -118,7 +118,13 @@ def judge_profile(profile: str, matrix: dict[str, list[str]], optional: dict[str
     out = Judged()
     ids = [s.id for s in select(catalog(), profiles=[profile])]
     clean = run_cells(profile, [Cell(i) for i in ids])
-    asked = {c.scenario: r.asked for c, r in clean.items()}
+    scenarios = {s.id: s for s in select(catalog(), profiles=[profile])}
+    # a clean run that did not pass may have stopped early and reached little: once more, alone,
+    # before the faults are chosen from what the clean runs reached (both runs count)
+    again = {c: run_cell(c, scenarios) for c, r in clean.items() if r.result.verdict is not Verdict.PASS}
+    asked = {c.scenario: r.asked | (again[c].asked if c in again else frozenset()) for c, r in clean.items()}
+    out.rerun += sorted(again, key=str)
+    clean.update(again)
     for fault in matrix:
         out.reached[fault] = {i for i in ids if fault in asked[i]}
     cells: list[Cell] = []
@@ -138,10 +144,9 @@ def judge_profile(profile: str, matrix: dict[str, list[str]], optional: dict[str
             return v is Verdict.WARN or (v is Verdict.FAIL and own_must(r.result))
         return (v is Verdict.PASS) == (cell.scenario not in matrix[cell.fault]) and v is not Verdict.ERROR
 
-    out.rerun = sorted((c for c, r in ran.items() if not wanted(c, r)), key=str)
-    if out.rerun:  # once more, alone and one at a time
-        scenarios = {s.id: s for s in select(catalog(), profiles=[profile])}
-        ran.update({c: run_cell(c, scenarios) for c in out.rerun})
+    odd = sorted((c for c, r in ran.items() if c.fault is not None and not wanted(c, r)), key=str)
+    out.rerun += odd
+    ran.update({c: run_cell(c, scenarios) for c in odd})  # once more, alone and one at a time
     for cell, r in ran.items():
         v = r.result.verdict
         if cell.fault is None:
