@@ -18,11 +18,15 @@ scheduler starts nothing new: the scenarios it did not start are reported as not
 """
 from __future__ import annotations
 
+import hashlib
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import IO, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -155,3 +159,27 @@ class Scheduler(Generic[T]):
                 self._running -= 1
                 self._dispatch()
                 self._lock.notify_all()
+
+
+@contextmanager
+def held_across_processes(target: str, resources: frozenset[str]) -> Iterator[None]:
+    """Hold the scenario's resources of ``target`` against other processes (pytest-xdist workers
+    run scenarios one at a time each, with no scheduler between them): an exclusive file lock per
+    resource changed or set (two values of one resource never meet, one value is not shared
+    across processes), a shared one per resource only read. Locks are taken in name order."""
+    import fcntl
+
+    u = uses(resources)
+    changed = u.writes | frozenset(u.sets)
+    wanted = sorted([(n, fcntl.LOCK_EX) for n in changed] + [(n, fcntl.LOCK_SH) for n in u.reads - changed])
+    if not wanted:
+        yield
+        return
+    folder = Path(tempfile.gettempdir()) / ("conformance-locks-" + hashlib.sha256(target.encode()).hexdigest()[:16])
+    folder.mkdir(mode=0o700, exist_ok=True)
+    with ExitStack() as stack:
+        for name, mode in wanted:
+            handle: IO[str] = stack.enter_context(
+                open(folder / hashlib.sha256(name.encode()).hexdigest()[:16], "a", encoding="utf-8"))
+            fcntl.flock(handle, mode)  # released when the file is closed
+        yield

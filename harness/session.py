@@ -24,7 +24,7 @@ from harness.options import normalize_timings
 from harness.reporting.report_json import scenario_entry, scenario_meta
 from harness.target import Target, _no_password, build_target, load_config
 from harness.transport.http import TOKEN_BYTES, HttpClient, issued_token
-from harness.scheduling import NotRun, Scheduler
+from harness.scheduling import NotRun, Scheduler, held_across_processes
 from harness.transport.receiver import Receiver
 from harness.verdicts import ConfigError, Level, TargetUnreachable, Verdict
 
@@ -214,7 +214,12 @@ class RunSession:
         """Whatever happens, the scenario gets a verdict: an error escaping the runner (even
         while it described another error) is an ERROR, not a scenario missing from the reports."""
         try:
-            result = self._execute(scenario)
+            if os.environ.get("PYTEST_XDIST_WORKER") and self.target is not None:
+                # workers share the target but no scheduler: its resources are held across processes
+                with held_across_processes(self.target.base_url, frozenset(scenario.resources)):
+                    result = self._execute(scenario)
+            else:
+                result = self._execute(scenario)
         except BaseException as exc:
             result = self._error(scenario, f"harness error: {type(exc).__name__}")
         future.set_result(result)

@@ -68,3 +68,24 @@ def test_different_changes_under_one_held_value_are_a_harness_error(served: dict
     finally:
         first.close()
         second.close()
+
+
+def test_xdist_workers_against_one_target_take_turns_and_leave_its_settings_as_found(
+        served: dict[str, Any], tmp_path: Any) -> None:
+    """`conformance run -- -n 2`: two processes, no scheduler between them. Before, one worker read
+    the other's changed values as the ones to restore, and the run passed while leaving the
+    target's retry settings changed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    before = current(served)
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({k: served[k] for k in ("target", "control", "timings", "options")}))
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "-q", "--config", str(config), "--profile",
+                           "callbacks", "--report-dir", str(tmp_path / "r"), "--", "-n", "2"],
+                          env={**os.environ, "CONFORMANCE_TOKEN": served["token"]}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert current(served) == before
