@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from harness.profile import profiles
 from harness.resources import scenarios_dir
+from harness.scheduling import uses
 from harness.schemas import registry
 from harness.verdicts import ConfigError, Level
 
@@ -71,6 +72,10 @@ def load_file(path: Path) -> Scenario:
         known = ", ".join(sorted(desc.parameters)) or "none"
         raise CatalogError(f"{path}: invalid scenario at {where}: {bad[0].message} (known parameters: {known})")
     resources = tuple(data.get("resources") or desc.default_resources(params))
+    try:
+        uses(frozenset(resources))
+    except ValueError as exc:
+        raise CatalogError(f"{path}: {exc}") from None
     return Scenario(
         id=data["id"], title=data["title"], profile=data["profile"], level=Level(data["level"]),
         requirement=data["requirement"], source=Source(**{k: data["source"][k] for k in ("seed", "clause")}),

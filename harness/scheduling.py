@@ -60,13 +60,16 @@ class Uses:
 
 
 def uses(resources: frozenset[str]) -> Uses:
-    writes, reads, sets = set(), set(), {}
+    writes: set[str] = set()
+    reads: set[str] = set()
+    sets: dict[str, str] = {}
     for r in resources:
         if r.startswith(READ):
             reads.add(r[len(READ):])
         elif VALUE in r:
             name, value = r.split(VALUE, 1)
-            sets[name] = value
+            if sets.setdefault(name, value) != value:
+                raise ValueError(f"resources set {name} to two values: {sets[name]} and {value}")
         else:
             writes.add(r)
     return Uses(frozenset(writes), frozenset(reads), sets)

@@ -12,7 +12,8 @@ from harness.scheduling import NotRun, Scheduler, conflicts
 
 
 @settings(max_examples=25, deadline=None)
-@given(resources=st.lists(st.sets(st.sampled_from(["a", "b", "c", "read:a", "read:b", "a=1", "a=2", "b=1"]), max_size=2),
+@given(resources=st.lists(st.sets(st.sampled_from(["a", "b", "c", "read:a", "read:b", "a=1", "a=2", "b=1"]), max_size=2).filter(
+                              lambda r: not {"a=1", "a=2"} <= r),
                           min_size=1, max_size=10),
        jobs=st.integers(min_value=1, max_value=4))
 def test_never_more_than_n_and_never_two_sharing_a_resource(resources: list[set[str]], jobs: int) -> None:
@@ -127,3 +128,18 @@ def test_nothing_starts_once_may_start_says_no() -> None:
     for key in "cd":
         with pytest.raises(NotRun):
             futures[key].result(timeout=10)
+
+
+def test_a_resource_set_to_two_values_and_a_read_of_a_value_are_refused() -> None:
+    import re
+
+    from harness.scheduling import uses
+
+    with pytest.raises(ValueError, match="two values"):
+        uses(frozenset({"retry=constant", "retry=linear"}))
+    import json
+    from pathlib import Path
+    schema = json.loads((Path(__file__).parent.parent / "schemas/harness/scenario.schema.json").read_text())
+    pattern = schema["properties"]["resources"]["items"]["pattern"]
+    assert re.search(pattern, "read:callbacks.retry") and re.search(pattern, "callbacks.retry=constant")
+    assert not re.search(pattern, "read:callbacks.retry=constant")
