@@ -16,17 +16,26 @@ from harness.timing import intervals
 from harness.transport.receiver import Answer, failure
 
 
+async def _set_retries(ctx: Context, mode: int) -> tuple[int, float, int] | None:
+    """Through the hook, the retry settings of ``mode``: options.callbacks.attempts, the
+    retry_interval and delivery_timeout timers. Every scenario of one mode applies exactly these,
+    so they run side by side (resources: [callbacks.retry=constant]). (attempts, interval, mode),
+    or None without the hook."""
+    settings = Settings(ctx)
+    if not settings.usable:
+        return None
+    attempts, interval = int(ctx.option("attempts")), ctx.timing("retry_interval")
+    await settings.apply(mode=mode, interval=interval, attempts=attempts, timeout=ctx.timing("delivery_timeout"))
+    return attempts, interval, mode
+
+
 async def _schedule(ctx: Context, mode: int | None, retries: int, kind: str = "503") -> tuple[list[float], float, int, float]:
     """Set the mode (through the hook, or take the declared one), fail ``retries`` tries, then 200.
-    (the gaps between arrivals, the interval, the mode, the delivery timeout). Through the hook the
-    attempts are always options.callbacks.attempts: every constant-mode scenario applies the same
-    settings, so they run side by side (resources: [callbacks.retry=constant])."""
-    settings = Settings(ctx)
+    (the gaps between arrivals, the interval, the mode, the delivery timeout)."""
     timeout = ctx.timing("delivery_timeout")
-    if settings.usable:
-        interval = ctx.timing("retry_interval")
-        mode = 0 if mode is None else mode
-        await settings.apply(mode=mode, interval=interval, attempts=int(ctx.option("attempts")), timeout=timeout)
+    applied = await _set_retries(ctx, 0 if mode is None else mode)
+    if applied is not None:
+        _, interval, mode = applied
     else:
         attempts, interval, declared_mode = retry_settings(ctx)
         if mode is not None and mode != declared_mode:
@@ -78,13 +87,7 @@ async def retry_on_failure(ctx: Context) -> None:
 
 @executor("callbacks.attempts-exact")
 async def attempts_exact(ctx: Context) -> None:
-    settings = Settings(ctx)
-    timeout = ctx.timing("delivery_timeout")
-    if settings.usable:
-        attempts, interval, mode = int(ctx.option("attempts")), ctx.timing("retry_interval"), 0
-        await settings.apply(mode=mode, interval=interval, attempts=attempts, timeout=timeout)
-    else:
-        attempts, interval, mode = retry_settings(ctx)
+    attempts, interval, mode = await _set_retries(ctx, 0) or retry_settings(ctx)
     tries = total_tries(attempts, bool(ctx.option("attempts_include_first")))
     span = sum(backoff_delays(mode, interval, tries - 1))
     within = ctx.latest(ctx.timing("execution_time")) + ctx.latest(span)
