@@ -18,6 +18,7 @@ scheduler starts nothing new: the scenarios it did not start are reported as not
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 import threading
@@ -59,6 +60,7 @@ class Uses:
         return self.writes | self.reads | frozenset(self.sets)
 
 
+@functools.cache  # the dispatcher compares every waiting scenario with every running one, under its lock
 def uses(resources: frozenset[str]) -> Uses:
     writes: set[str] = set()
     reads: set[str] = set()

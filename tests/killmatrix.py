@@ -81,15 +81,6 @@ def run_cells(profile: str, cells: Iterable[Cell]) -> dict[Cell, Ran]:
         return dict(zip(todo, pool.map(lambda c: run_cell(c, scenarios), todo)))
 
 
-def run_profile(profile: str, faults: tuple[str, ...] = (), *, only: set[str] | None = None,
-                level: Level | None = None) -> dict[str, Verdict]:
-    """Each scenario of the profile (or only those named) under at most one fault."""
-    fault = faults[0] if faults else None
-    ids = [s.id for s in select(catalog(), profiles=[profile]) if only is None or s.id in only]
-    ran = run_cells(profile, [Cell(i, fault, level) for i in ids])
-    return {c.scenario: r.result.verdict for c, r in ran.items()}
-
-
 def sampled(fault: str, scenario: str) -> bool:
     return zlib.crc32(f"{fault}/{scenario}".encode()) % SAMPLE == 0
 
@@ -97,6 +88,12 @@ def sampled(fault: str, scenario: str) -> bool:
 def own_must(result: Result) -> bool:
     """A FAIL at SHOULD through a check that declares its own MUST level (a MUST clause inside)."""
     return result.failure is not None and result.failure.level is Level.MUST
+
+
+def right_at_should(verdict: Verdict, through_own_must: bool) -> bool:
+    """What a caught scenario re-levelled to SHOULD may give: WARN, or a FAIL only through a check
+    that declares its own MUST level; never PASS or ERROR."""
+    return verdict is Verdict.WARN or (verdict is Verdict.FAIL and through_own_must)
 
 
 @dataclass
@@ -116,9 +113,9 @@ class Judged:
 def judge_profile(profile: str, matrix: dict[str, list[str]], optional: dict[str, set[str]]) -> Judged:
     t0 = time.monotonic()
     out = Judged()
-    ids = [s.id for s in select(catalog(), profiles=[profile])]
-    clean = run_cells(profile, [Cell(i) for i in ids])
     scenarios = {s.id: s for s in select(catalog(), profiles=[profile])}
+    ids = list(scenarios)
+    clean = run_cells(profile, [Cell(i) for i in ids])
     # a clean run that did not pass may have stopped early and reached little: once more, alone,
     # before the faults are chosen from what the clean runs reached (both runs count)
     again = {c: run_cell(c, scenarios) for c, r in clean.items() if r.result.verdict is not Verdict.PASS}
@@ -141,7 +138,7 @@ def judge_profile(profile: str, matrix: dict[str, list[str]], optional: dict[str
         if cell.scenario in optional[cell.fault]:
             return True
         if cell.level is Level.SHOULD:
-            return v is Verdict.WARN or (v is Verdict.FAIL and own_must(r.result))
+            return right_at_should(v, own_must(r.result))
         return (v is Verdict.PASS) == (cell.scenario not in matrix[cell.fault]) and v is not Verdict.ERROR
 
     odd = sorted((c for c, r in ran.items() if c.fault is not None and not wanted(c, r)), key=str)
